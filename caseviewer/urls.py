@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import include, path
+
+admin.site.site_header = "CaseViewer authoring"
+admin.site.site_title = "CaseViewer"
+admin.site.index_title = "Cases and teaching material"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("cases.urls")),
+]
