@@ -405,4 +405,3 @@ class Abbreviation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.abbreviation} = {self.expansion}"
-

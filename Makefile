@@ -1,0 +1,60 @@
+# The single source of how to do things here. `make demo` and `make test` are all a fresh
+# clone needs; CI runs .ci/run, which calls `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+HOST ?= 127.0.0.1
+WORKERS ?= 3
+
+.PHONY: demo test serve install install-dev chromium migrate static lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# Debian's Chromium for the browser tests (never a downloaded browser).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-dejavu-core; \
+	fi
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+static: install
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+
+demo: migrate static
+	$(BIN)/python manage.py load_demo
+	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
+	$(BIN)/gunicorn caseviewer.wsgi:application --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
+
+serve: migrate static
+	$(BIN)/gunicorn caseviewer.wsgi:application --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
+
+test: install-dev chromium
+	$(BIN)/python -m pytest
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf staticfiles test-artifacts .pytest_cache

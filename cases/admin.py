@@ -1,0 +1,327 @@
+"""Authoring: every part of a case is edited here, without typing JSON."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import Count
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.utils.translation import ngettext
+
+from .forms import CellsField, MultipleFileField
+from .imaging.ingest import ImageRejected, image_inspect, slice_create_from_bytes
+from .models import (
+    Abbreviation,
+    Affiliation,
+    Annotation,
+    Author,
+    Case,
+    Figure,
+    Keyword,
+    Reference,
+    Slice,
+    Table,
+    TableRow,
+    Tag,
+)
+from .viewstate import slice_image_url
+
+ADMIN_MEDIA = forms.Media(css={"all": ["css/admin.css"]})
+
+
+def _thumbnail(image: Slice | None) -> str:
+    if image is None:
+        return mark_safe('<span class="cv-thumb-missing">no image</span>')
+    figure = image.figure
+    url = slice_image_url(
+        image, window_width=figure.window_width, window_center=figure.window_center, size=256
+    )
+    return format_html('<img class="cv-thumb" src="{}" alt="">', url)
+
+
+class AuthorInline(admin.TabularInline):
+    model = Author
+    extra = 0
+    fields = ["order", "name", "affiliation_marks", "is_corresponding"]
+
+
+class AffiliationInline(admin.TabularInline):
+    model = Affiliation
+    extra = 0
+
+
+class FigureInline(admin.TabularInline):
+    model = Figure
+    extra = 0
+    fields = ["thumbnail", "number", "label", "modality", "plane", "reveal_step", "caption"]
+    readonly_fields = ["thumbnail"]
+    show_change_link = True
+    formfield_overrides = {
+        Figure._meta.get_field("caption"): {"widget": forms.Textarea(attrs={"rows": 2})},
+    }
+
+    @admin.display(description="Image")
+    def thumbnail(self, obj: Figure) -> str:
+        slices = list(obj.slices.all()) if obj.pk else []
+        return _thumbnail(slices[len(slices) // 2] if slices else None)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("slices")
+
+
+class TableInline(admin.TabularInline):
+    model = Table
+    extra = 0
+    fields = ["number", "title", "reveal_step"]
+    show_change_link = True
+
+
+class ReferenceInline(admin.TabularInline):
+    model = Reference
+    extra = 0
+    fields = ["order", "text", "pmid", "doi", "url"]
+    formfield_overrides = {
+        Reference._meta.get_field("text"): {"widget": forms.Textarea(attrs={"rows": 2})},
+    }
+
+
+class AbbreviationInline(admin.TabularInline):
+    model = Abbreviation
+    extra = 0
+
+
+@admin.register(Case)
+class CaseAdmin(admin.ModelAdmin):
+    list_display = ["title", "status", "unknown_title", "figure_count", "year", "updated"]
+    list_filter = ["status", "is_sample", "tags", "year"]
+    search_fields = ["title", "unknown_title", "diagnosis", "keywords__name", "external_id"]
+    prepopulated_fields = {"slug": ["title"]}
+    filter_horizontal = ["tags", "keywords"]
+    readonly_fields = ["public_id", "created", "updated"]
+    actions = ["publish", "unpublish"]
+    save_on_top = True
+    inlines = [
+        AuthorInline,
+        AffiliationInline,
+        FigureInline,
+        TableInline,
+        ReferenceInline,
+        AbbreviationInline,
+    ]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "status", "unknown_title", "is_sample"]}),
+        (
+            "Citation",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "correspondence",
+                    ("journal", "year", "month"),
+                    ("volume", "issue", "pages"),
+                    "doi",
+                    "article_url",
+                ],
+            },
+        ),
+        ("Patient", {"fields": [("age", "sex")]}),
+        (
+            "Case",
+            {
+                "fields": [
+                    "abstract",
+                    "history",
+                    "exam",
+                    "findings",
+                    "differential",
+                    "diagnosis",
+                    "treatment",
+                    "discussion",
+                    "teaching_point",
+                ]
+            },
+        ),
+        ("Filing", {"fields": ["tags", "keywords", ("acr_code", "category")]}),
+        (
+            "Source",
+            {"fields": ["source", "licence", "external_id", "public_id", "created", "updated"]},
+        ),
+    ]
+
+    @property
+    def media(self):
+        return super().media + ADMIN_MEDIA
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_figure_count=Count("figures"))
+
+    @admin.display(description="Figures", ordering="_figure_count")
+    def figure_count(self, obj: Case) -> int:
+        return obj._figure_count
+
+    @admin.action(description="Publish selected cases")
+    def publish(self, request, queryset) -> None:
+        updated = queryset.update(status=Case.Status.PUBLISHED)
+        self.message_user(
+            request, ngettext("%d case published.", "%d cases published.", updated) % updated
+        )
+
+    @admin.action(description="Return selected cases to draft")
+    def unpublish(self, request, queryset) -> None:
+        updated = queryset.update(status=Case.Status.DRAFT)
+        self.message_user(
+            request, ngettext("%d case set to draft.", "%d cases set to draft.", updated) % updated
+        )
+
+
+class AnnotationInline(admin.TabularInline):
+    model = Annotation
+    extra = 0
+
+
+class SliceInline(admin.TabularInline):
+    model = Slice
+    extra = 0
+    fields = ["thumbnail", "position", "kind", "width", "height", "slice_location"]
+    readonly_fields = ["thumbnail", "kind", "width", "height", "slice_location"]
+    ordering = ["position", "id"]
+
+    @admin.display(description="Image")
+    def thumbnail(self, obj: Slice) -> str:
+        return _thumbnail(obj)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        # New images arrive through the "Add images" field, which checks and cleans them.
+        return False
+
+
+class FigureForm(forms.ModelForm):
+    upload = MultipleFileField(
+        label="Add images",
+        required=False,
+        help_text=(
+            "JPEG, PNG, TIFF or DICOM; select several files for a stack. They are added "
+            "after the existing images, in file-name order unless DICOM positions say otherwise."
+        ),
+    )
+
+    class Meta:
+        model = Figure
+        fields = [
+            "case", "number", "label", "reveal_step", "caption", "unknown_caption", "alt_text",
+            "modality", "plane", "technique", "window_width", "window_center",
+        ]  # fmt: skip
+
+    def clean_upload(self) -> list[tuple[str, bytes]]:
+        files = self.cleaned_data.get("upload") or []
+        accepted, errors = [], []
+        for upload in files:
+            data = upload.read()
+            try:
+                image_inspect(name=upload.name, data=data)
+            except ImageRejected as exc:
+                errors.append(str(exc))
+            else:
+                accepted.append((upload.name, data))
+        if errors:
+            raise forms.ValidationError(errors)
+        return accepted
+
+
+@admin.register(Figure)
+class FigureAdmin(admin.ModelAdmin):
+    form = FigureForm
+    list_display = ["__str__", "case", "modality", "plane", "reveal_step"]
+    list_filter = ["modality", "reveal_step"]
+    search_fields = ["case__title", "caption", "technique"]
+    list_select_related = ["case"]
+    autocomplete_fields = ["case"]
+    inlines = [SliceInline, AnnotationInline]
+    fieldsets = [
+        (None, {"fields": ["case", ("number", "label"), "reveal_step", "upload"]}),
+        ("Captions", {"fields": ["caption", "unknown_caption", "alt_text"]}),
+        (
+            "Imaging",
+            {"fields": [("modality", "plane"), "technique", ("window_width", "window_center")]},
+        ),
+    ]
+
+    @property
+    def media(self):
+        return super().media + ADMIN_MEDIA
+
+    def view_on_site(self, obj: Figure) -> str:
+        return f"{obj.case.get_absolute_url()}#figure-{obj.number}"
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        uploads = form.cleaned_data.get("upload") or []
+        if not uploads:
+            return
+        figure = form.instance
+        start = max((s.position for s in figure.slices.all()), default=-1) + 1
+        with transaction.atomic():
+            for offset, (name, data) in enumerate(sorted(uploads)):
+                slice_create_from_bytes(
+                    figure=figure, name=name, data=data, position=start + offset
+                )
+        messages.success(
+            request,
+            ngettext("%d image added.", "%d images added.", len(uploads)) % len(uploads),
+        )
+
+
+class TableRowInline(admin.StackedInline):
+    model = TableRow
+    extra = 1
+    fields = ["order", "cells"]
+
+    def get_formset(self, request, obj=None, **kwargs):
+        columns = max(obj.column_count if obj else 0, 2)
+        kwargs["formfield_callback"] = _cells_formfield(columns, "cells")
+        return super().get_formset(request, obj, **kwargs)
+
+
+def _cells_formfield(columns: int, name: str):
+    def formfield(db_field, **kwargs):
+        if db_field.name == name:
+            return CellsField(columns=columns, label=db_field.verbose_name.capitalize())
+        return db_field.formfield(**kwargs)
+
+    return formfield
+
+
+@admin.register(Table)
+class TableAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "case", "reveal_step"]
+    list_select_related = ["case"]
+    search_fields = ["title", "case__title"]
+    autocomplete_fields = ["case"]
+    inlines = [TableRowInline]
+    fields = ["case", "number", "title", "reveal_step", "header"]
+
+    @property
+    def media(self):
+        return super().media + ADMIN_MEDIA
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        columns = max(obj.column_count if obj else 0, 2)
+        kwargs["formfield_callback"] = _cells_formfield(columns, "header")
+        return super().get_form(request, obj, change, **kwargs)
+
+    def view_on_site(self, obj: Table) -> str:
+        return f"{obj.case.get_absolute_url()}#table-{obj.number}"
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "slug"]
+    list_filter = ["kind"]
+    search_fields = ["name"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Keyword)
+class KeywordAdmin(admin.ModelAdmin):
+    search_fields = ["name"]

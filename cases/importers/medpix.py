@@ -1,0 +1,547 @@
+"""Importing MedPix teaching cases from the MedPix 2.0 data set layout.
+
+Input: ``Case_topic.json`` (a list of cases with their CT and MR image ids, the case text and
+the topic), ``Descriptions.json`` (one entry per image: caption, modality, plane, age, sex,
+location) and an ``images/`` folder of ``<image id>.png`` files.
+
+Re-running updates in place: a case is found by ``external_id`` "medpix:<U_id>", its figures
+are updated by number (keeping their ids and annotations), and a figure's slice is replaced
+only when the re-encoded image differs. The whole import is one transaction; if it fails the
+files it wrote are deleted, and replaced files are deleted only after the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.utils.text import slugify
+
+from cases.imaging.ingest import (
+    ImageRejected,
+    PreparedImage,
+    images_prepare,
+    slices_store,
+    stored_files_delete,
+)
+from cases.models import Case, Figure, Reference, Tag
+
+SOURCE_TEMPLATE = (
+    "MedPix case {u_id}, U.S. National Library of Medicine "
+    "(MedPix 2.0 data set, Siragusa et al. 2025)"
+)
+LICENCE = "MedPix (NLM), for education"
+TITLE_MAX = 120
+SLUG_MAX = 120
+# Image ids name files inside images_dir: nothing that could climb out of it.
+_IMAGE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_TYPE_MODALITY = {"CT": Figure.Modality.CT, "MR": Figure.Modality.MR}
+_LIST_MODALITY = {"TAC": Figure.Modality.CT, "MRI": Figure.Modality.MR}
+_BULLET = re.compile(r"^\s*(?:[-•*·–]+|\d{1,2}[.)])\s*")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+_PMID = re.compile(r"\bPMID:?\s*(\d{1,9})\b", re.IGNORECASE)
+_DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)", re.IGNORECASE)
+_URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
+_NOT_PROVIDED = {"n/a", "na", "none", "not provided", "not available"}
+
+
+class MedpixImportError(Exception):
+    """The input files are not in the MedPix 2.0 layout; nothing was written."""
+
+
+@dataclass
+class MedpixResult:
+    created: int = 0
+    updated: int = 0
+    images: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    cases: list[Case] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line, e.g. "Imported 7 cases (7 new, 0 updated) with 30 images; skipped 0."."""
+        total = self.created + self.updated
+        return (
+            f"Imported {total} cases ({self.created} new, {self.updated} updated) with "
+            f"{self.images} images; skipped {len(self.skipped)}{':' if self.skipped else '.'}"
+        )
+
+    def skipped_lines(self) -> list[str]:
+        return [f"{name}: {reason}" for name, reason in self.skipped]
+
+
+@dataclass(frozen=True)
+class _ImageEntry:
+    image_id: str
+    listed_modality: str
+    description: dict[str, Any]
+
+
+def medpix_import(
+    *,
+    topics_path: Path,
+    descriptions_path: Path,
+    images_dir: Path,
+    draft: bool = False,
+) -> MedpixResult:
+    """Create or update one case per entry of ``topics_path``; see the module docstring."""
+    topics = _topics_load(Path(topics_path))
+    descriptions = _descriptions_load(Path(descriptions_path))
+    images_dir = Path(images_dir)
+    if not images_dir.is_dir():
+        raise MedpixImportError(f"{images_dir}: not a folder of images")
+    result = MedpixResult()
+    written: list[str] = []
+    try:
+        with transaction.atomic():
+            for topic in topics:
+                _case_import(topic, descriptions, images_dir, draft, result, written)
+    except BaseException:
+        stored_files_delete(written)
+        raise
+    return result
+
+
+# --- loading and checking the JSON -----------------------------------------------------------
+
+
+def _json_load(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise MedpixImportError(f"{path}: no such file") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MedpixImportError(f"{path}: cannot read ({exc})") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MedpixImportError(
+            f"{path.name}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from exc
+
+
+def _topics_load(path: Path) -> list[dict[str, Any]]:
+    data = _json_load(path)
+    if not isinstance(data, list):
+        raise MedpixImportError(
+            f"{path.name}: expected a list of cases, found {type(data).__name__}"
+        )
+    seen: set[str] = set()
+    for index, item in enumerate(data, start=1):
+        where = f"{path.name}: case {index}"
+        u_id = _u_id(item, where)
+        if u_id in seen:
+            raise MedpixImportError(f"{where}: U_id {u_id!r} appears more than once")
+        seen.add(u_id)
+        for key in ("Case", "Topic"):
+            if not isinstance(item.get(key) or {}, dict):
+                raise MedpixImportError(f"{where} ({u_id}): {key!r} must be an object")
+        for key in ("TAC", "MRI"):
+            ids = item.get(key) or []
+            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                raise MedpixImportError(f"{where} ({u_id}): {key!r} must be a list of image ids")
+    return data
+
+
+def _descriptions_load(path: Path) -> dict[str, dict[str, Any]]:
+    """Descriptions by image id."""
+    data = _json_load(path)
+    if not isinstance(data, list):
+        raise MedpixImportError(
+            f"{path.name}: expected a list of image descriptions, found {type(data).__name__}"
+        )
+    by_image: dict[str, dict[str, Any]] = {}
+    for index, item in enumerate(data, start=1):
+        where = f"{path.name}: description {index}"
+        _u_id(item, where)
+        image = item.get("image")
+        if not isinstance(image, str) or not image.strip():
+            raise MedpixImportError(f"{where}: missing 'image'")
+        if not isinstance(item.get("Description") or {}, dict):
+            raise MedpixImportError(f"{where}: 'Description' must be an object")
+        by_image[image.strip()] = item
+    return by_image
+
+
+def _u_id(item: Any, where: str) -> str:
+    if not isinstance(item, dict):
+        raise MedpixImportError(f"{where}: expected an object, found {type(item).__name__}")
+    u_id = item.get("U_id")
+    if not isinstance(u_id, str) or not u_id.strip():
+        raise MedpixImportError(f"{where}: missing 'U_id'")
+    return u_id.strip()
+
+
+# --- one case --------------------------------------------------------------------------------
+
+
+def _case_import(
+    topic: dict[str, Any],
+    descriptions: dict[str, dict[str, Any]],
+    images_dir: Path,
+    draft: bool,
+    result: MedpixResult,
+    written: list[str],
+) -> None:
+    u_id = topic["U_id"].strip()
+    entries = _image_entries(topic, descriptions)
+    case_text = topic.get("Case") or {}
+    topic_text = topic.get("Topic") or {}
+    fields = case_fields(u_id, case_text, topic_text, [e.description for e in entries])
+    fields["status"] = Case.Status.DRAFT if draft else Case.Status.PUBLISHED
+    case = Case.objects.filter(external_id=f"medpix:{u_id}").first()
+    if case is None:
+        # The slug is set once: a re-import with a corrected title keeps the case's URL.
+        case = Case(external_id=f"medpix:{u_id}", slug=_slug_unique(u_id, fields["title"]))
+        result.created += 1
+    else:
+        result.updated += 1
+    for name, value in fields.items():
+        setattr(case, name, value)
+    case.save()
+    spoilers = [fields["diagnosis"], fields["title"]]
+    modalities = _figures_import(case, entries, images_dir, spoilers, result, written)
+    case.unknown_title = unknown_title_build(case.age, case.sex, modalities)
+    case.save(update_fields=["unknown_title"])
+    _references_replace(case, str(topic_text.get("Reference") or ""))
+    _tags_set(case, modalities, [e.description for e in entries])
+    result.cases.append(case)
+
+
+def _image_entries(
+    topic: dict[str, Any], descriptions: dict[str, dict[str, Any]]
+) -> list[_ImageEntry]:
+    """The case's images in figure order: TAC (CT) first, then MRI, each as listed."""
+    entries: list[_ImageEntry] = []
+    for key in ("TAC", "MRI"):
+        for image_id in topic.get(key) or []:
+            image_id = image_id.strip()
+            entries.append(
+                _ImageEntry(
+                    image_id=image_id,
+                    listed_modality=_LIST_MODALITY[key],
+                    description=descriptions.get(image_id, {}),
+                )
+            )
+    return entries
+
+
+def case_fields(
+    u_id: str,
+    case_text: dict[str, Any],
+    topic_text: dict[str, Any],
+    descriptions: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The Case field values for one MedPix case (everything but figures, tags, references).
+
+    Topic "Keywords" is left out: MedPix runs the words together ("CystArachnoidchildren").
+    """
+    discussion = text_clean(case_text.get("Discussion")) or text_clean(
+        topic_text.get("Disease Discussion")
+    )
+    details = [d.get("Description") or {} for d in descriptions]
+    return {
+        "title": title_clean(
+            text_clean(case_text.get("Title")) or text_clean(topic_text.get("Title")) or u_id
+        ),
+        "history": text_clean(case_text.get("History")),
+        "exam": text_clean(case_text.get("Exam")),
+        "findings": text_clean(case_text.get("Findings")),
+        "differential": differential_clean(text_clean(case_text.get("Differential Diagnosis"))),
+        "diagnosis": text_clean(case_text.get("Case Diagnosis")),
+        "treatment": text_clean(case_text.get("Treatment & Follow Up")),
+        "discussion": discussion,
+        "acr_code": text_clean(topic_text.get("ACR Code"))[:20],
+        "category": text_clean(topic_text.get("Category"))[:120],
+        "age": _age(details),
+        "sex": _sex(details),
+        "source": SOURCE_TEMPLATE.format(u_id=u_id),
+        "licence": LICENCE,
+    }
+
+
+def _slug_unique(u_id: str, title: str) -> str:
+    base = _slug_truncate(slugify(f"medpix-{u_id.lower()}-{title}"), SLUG_MAX)
+    slug, counter = base, 2
+    while Case.objects.filter(slug=slug).exists():
+        suffix = f"-{counter}"
+        slug = _slug_truncate(base, SLUG_MAX - len(suffix)) + suffix
+        counter += 1
+    return slug
+
+
+def _slug_truncate(slug: str, limit: int) -> str:
+    if len(slug) <= limit:
+        return slug
+    cut = slug[:limit]
+    return cut.rsplit("-", 1)[0] if "-" in cut else cut
+
+
+# --- text ------------------------------------------------------------------------------------
+
+
+def text_clean(value: Any) -> str:
+    """Trimmed text with plain newlines; MedPix's "N/A" (any case, any spacing) is empty."""
+    if value is None:
+        return ""
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
+    lines = [line.rstrip() for line in text.split("\n")]
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    if " ".join(text.split()).lower() in {"n/a", "n / a"}:
+        return ""
+    return text
+
+
+def title_clean(text: str, limit: int = TITLE_MAX) -> str:
+    """A readable title: whitespace collapsed; if long, the first line, then first sentence."""
+    whole = " ".join(text.split())
+    if len(whole) > limit:
+        first_line = next((line for line in text.split("\n") if line.strip()), "")
+        whole = " ".join(first_line.split())
+    if len(whole) > limit:
+        whole = _SENTENCE_END.split(whole, maxsplit=1)[0]
+    if len(whole) > limit:
+        whole = whole[:limit].rsplit(" ", 1)[0].rstrip(" ,;:-") + "…"
+    if whole.endswith(".") and not whole.endswith(".."):
+        whole = whole[:-1]
+    return whole
+
+
+def differential_clean(text: str) -> str:
+    """One diagnosis per line, bullets and numbers stripped; a one-line comma list is split."""
+    lines = [_BULLET.sub("", line).strip() for line in text.split("\n")]
+    lines = [line for line in lines if line]
+    if len(lines) == 1 and _is_comma_list(lines[0]):
+        lines = [part.strip().rstrip(".") for part in lines[0].split(",") if part.strip()]
+    return "\n".join(lines)
+
+
+def _is_comma_list(line: str) -> bool:
+    parts = line.rstrip(".").split(",")
+    return len(parts) >= 3 and ". " not in line and all(len(p.strip()) <= 60 for p in parts)
+
+
+def _age(details: list[dict[str, Any]]) -> int | None:
+    for detail in details:
+        try:
+            age = int(str(detail.get("Age") or "").strip())
+        except ValueError:
+            continue
+        # MedPix stores 0 when the age was not recorded (adults in the data have Age 0).
+        if 0 < age < 130:
+            return age
+    return None
+
+
+def _sex(details: list[dict[str, Any]]) -> str:
+    for detail in details:
+        sex = str(detail.get("Sex") or "").strip().lower()
+        if sex in ("male", "m"):
+            return Case.Sex.MALE
+        if sex in ("female", "f"):
+            return Case.Sex.FEMALE
+    return ""
+
+
+def unknown_title_build(age: int | None, sex: str, modalities: Iterable[str]) -> str:
+    """E.g. "27-year-old man, MRI": age, sex and modalities only, never the diagnosis."""
+    child = age is not None and age < 18
+    noun = {
+        Case.Sex.MALE: "boy" if child else "man",
+        Case.Sex.FEMALE: "girl" if child else "woman",
+    }.get(sex, "child" if child else "patient")
+    person = f"{age}-year-old {noun}" if age is not None else noun.capitalize()
+    names = _unique(Figure.Modality(m).label for m in modalities if m)
+    if not names:
+        return person
+    return f"{person}, {' and '.join(names)}"
+
+
+def _spoiler_words(texts: Iterable[str]) -> tuple[list[str], set[str]]:
+    phrases = [" ".join(t.split()).lower() for t in texts if t and t.strip()]
+    words = {w.lower() for t in phrases for w in re.findall(r"[A-Za-z]+", t) if len(w) > 5}
+    return phrases, words
+
+
+def unknown_caption_for(caption: str, spoilers: Iterable[str]) -> str:
+    """The caption, or "" when it gives the diagnosis away (the phrase or a word of 6+ letters)."""
+    phrases, words = _spoiler_words(spoilers)
+    lowered = " ".join(caption.split()).lower()
+    if any(phrase in lowered for phrase in phrases):
+        return ""
+    caption_words = {w.lower() for w in re.findall(r"[A-Za-z]+", caption)}
+    return "" if caption_words & words else caption
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    seen: list[str] = []
+    for item in items:
+        if item and item not in seen:
+            seen.append(item)
+    return seen
+
+
+# --- figures and images ----------------------------------------------------------------------
+
+
+def _figures_import(
+    case: Case,
+    entries: list[_ImageEntry],
+    images_dir: Path,
+    spoilers: list[str],
+    result: MedpixResult,
+    written: list[str],
+) -> list[str]:
+    """Figures 1..n for the images that can be stored; returns their modalities in order."""
+    old_files: list[str] = []
+    modalities: list[str] = []
+    number = 0
+    for entry in entries:
+        prepared = _image_prepare(entry, images_dir, result)
+        if prepared is None:
+            continue
+        number += 1
+        figure = _figure_upsert(case, number, entry, spoilers)
+        current = list(figure.slices.all())
+        # Unchanged image (same PNG bytes): keep the slice and its file.
+        if [s.sha256 for s in current] != _shas(prepared):
+            old_files.extend(s.image.name for s in current if s.image.name)
+            figure.slices.all().delete()
+            stored = slices_store(figure=figure, images=prepared, start_position=0)
+            written.extend(s.image.name for s in stored)
+        modalities.append(figure.modality)
+        result.images += 1
+    for figure in case.figures.filter(number__gt=number):
+        old_files.extend(s.image.name for s in figure.slices.all() if s.image.name)
+        figure.delete()
+    # Replaced files go only once the new rows are committed.
+    transaction.on_commit(lambda: stored_files_delete(old_files))
+    return modalities
+
+
+def _shas(prepared: list[PreparedImage]) -> list[str]:
+    return [hashlib.sha256(p.content).hexdigest() for p in prepared]
+
+
+def _image_prepare(
+    entry: _ImageEntry, images_dir: Path, result: MedpixResult
+) -> list[PreparedImage] | None:
+    name = f"{entry.image_id}.png"
+    if not _IMAGE_ID.match(entry.image_id):
+        result.skipped.append((entry.image_id, "invalid image id"))
+        return None
+    path = images_dir / name
+    if not path.is_file():
+        result.skipped.append((entry.image_id, f"image file not found ({name})"))
+        return None
+    try:
+        prepared = images_prepare(name=name, data=path.read_bytes())
+    except ImageRejected as exc:
+        result.skipped.append((entry.image_id, exc.reason))
+        return None
+    except OSError as exc:
+        result.skipped.append((entry.image_id, f"cannot read the image ({exc})"))
+        return None
+    return prepared
+
+
+def _figure_upsert(case: Case, number: int, entry: _ImageEntry, spoilers: list[str]) -> Figure:
+    detail = entry.description.get("Description") or {}
+    modality = _TYPE_MODALITY.get(
+        str(entry.description.get("Type") or "").strip().upper(), entry.listed_modality
+    )
+    plane = text_clean(detail.get("Plane"))[:40]
+    caption = text_clean(detail.get("Caption"))
+    label = Figure.Modality(modality).label
+    values = {
+        "label": f"Figure {number}",
+        "caption": caption,
+        "unknown_caption": unknown_caption_for(caption, spoilers),
+        "alt_text": ", ".join(part for part in (label, plane) if part)[:300],
+        "modality": modality,
+        "plane": plane,
+        "technique": " ".join(text_clean(detail.get("Modality")).split())[:300],
+    }
+    figure, _ = Figure.objects.update_or_create(case=case, number=number, defaults=values)
+    return figure
+
+
+# --- references and tags ---------------------------------------------------------------------
+
+
+def _references_replace(case: Case, text: str) -> None:
+    case.references.all().delete()
+    Reference.objects.bulk_create(
+        Reference(case=case, order=order, **parts)
+        for order, parts in enumerate(references_parse(text), start=1)
+    )
+
+
+def references_parse(text: str) -> list[dict[str, str]]:
+    """Reference rows from MedPix's free text: text, and PMID, DOI and URL when present.
+
+    Items start at lines beginning with "-", a bullet or a number; other lines continue the
+    item before. Without such markers, blank lines separate items, or else each line is one.
+    """
+    cleaned = text_clean(text)
+    if not cleaned or cleaned.lower() in _NOT_PROVIDED:
+        return []
+    lines = cleaned.split("\n")
+    if any(_BULLET.match(line) for line in lines if line.strip()):
+        items = _items_by_marker(lines)
+    elif any(not line.strip() for line in lines):
+        items = [" ".join(block.split()) for block in re.split(r"\n\s*\n", cleaned)]
+    else:
+        items = [" ".join(line.split()) for line in lines]
+    rows: list[dict[str, str]] = []
+    for item in items:
+        item = item.strip()
+        if not item or item.rstrip(":").lower() in ("references", "reference"):
+            continue
+        rows.append(_reference_parts(item))
+    return rows
+
+
+def _items_by_marker(lines: list[str]) -> list[str]:
+    items: list[str] = []
+    for line in lines:
+        if not line.strip():
+            continue
+        if _BULLET.match(line) or not items:
+            items.append(_BULLET.sub("", line).strip())
+        else:
+            items[-1] = f"{items[-1]} {line.strip()}"
+    return [" ".join(item.split()) for item in items]
+
+
+def _reference_parts(item: str) -> dict[str, str]:
+    parts = {"text": item, "pmid": "", "doi": "", "url": ""}
+    if match := _PMID.search(item):
+        parts["pmid"] = match.group(1)
+    if match := _DOI.search(item):
+        parts["doi"] = match.group(1).rstrip(".,;)")[:200]
+    if match := _URL.search(item):
+        url = match.group(0).rstrip(".,;)")
+        if len(url) <= 500:
+            parts["url"] = url
+    return parts
+
+
+def _tags_set(case: Case, modalities: list[str], descriptions: list[dict[str, Any]]) -> None:
+    tags = [_tag(Tag.Kind.MODALITY, Figure.Modality(m).label) for m in _unique(modalities)]
+    systems = _unique(
+        text_clean(d.get(key)) for d in descriptions for key in ("Location Category", "Location")
+    )
+    tags.extend(_tag(Tag.Kind.SYSTEM, name) for name in systems)
+    case.tags.set(tags)
+
+
+def _tag(kind: str, name: str) -> Tag:
+    name = name[:80]
+    tag, _ = Tag.objects.get_or_create(kind=kind, slug=slugify(name)[:80], defaults={"name": name})
+    return tag

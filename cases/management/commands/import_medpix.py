@@ -1,0 +1,48 @@
+"""manage.py import_medpix CASE_TOPIC_JSON --descriptions JSON --images DIR [--draft]."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from cases.importers.medpix import MedpixImportError, medpix_import
+
+
+class Command(BaseCommand):
+    help = (
+        "Import MedPix teaching cases (MedPix 2.0 JSON layout). Re-running updates the "
+        "same cases in place."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("topics", type=Path, help="Case_topic.json")
+        parser.add_argument("--descriptions", type=Path, required=True, help="Descriptions.json")
+        parser.add_argument(
+            "--images", type=Path, required=True, help="Folder of <image id>.png files."
+        )
+        parser.add_argument(
+            "--draft", action="store_true", help="Import as drafts instead of published."
+        )
+
+    def handle(
+        self,
+        *args,
+        topics: Path,
+        descriptions: Path,
+        images: Path,
+        draft: bool,
+        **options,
+    ) -> None:
+        try:
+            result = medpix_import(
+                topics_path=topics,
+                descriptions_path=descriptions,
+                images_dir=images,
+                draft=draft,
+            )
+        except MedpixImportError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(self.style.SUCCESS(result.summary()))
+        for line in result.skipped_lines():
+            self.stdout.write(f"  {line}")
