@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
 from django.db.models import Count
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import ngettext
 
 from .forms import CellsField, MultipleFileField
-from .imaging.ingest import ImageRejected, image_inspect, slice_create_from_bytes
+from .imaging.ingest import ImageRejected, PreparedImage, images_prepare, slices_store
 from .models import (
     Abbreviation,
     Affiliation,
@@ -213,20 +212,24 @@ class FigureForm(forms.ModelForm):
             "modality", "plane", "technique", "window_width", "window_center",
         ]  # fmt: skip
 
-    def clean_upload(self) -> list[tuple[str, bytes]]:
+    def clean_upload(self) -> list[PreparedImage]:
+        """Check and encode every file now, so a rejected upload keeps nothing at all."""
         files = self.cleaned_data.get("upload") or []
-        accepted, errors = [], []
-        for upload in files:
-            data = upload.read()
+        prepared: list[PreparedImage] = []
+        errors: list[str] = []
+        replacements: dict[str, str] = {}  # one UID memory: a series keeps its shared UIDs
+        for upload in sorted(files, key=lambda f: f.name):
             try:
-                image_inspect(name=upload.name, data=data)
+                prepared += images_prepare(
+                    name=upload.name, data=upload.read(), replacements=replacements
+                )
             except ImageRejected as exc:
                 errors.append(str(exc))
-            else:
-                accepted.append((upload.name, data))
         if errors:
             raise forms.ValidationError(errors)
-        return accepted
+        if prepared and all(image.slice_location is not None for image in prepared):
+            prepared.sort(key=lambda image: image.slice_location)
+        return prepared
 
 
 @admin.register(Figure)
@@ -256,19 +259,14 @@ class FigureAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)
-        uploads = form.cleaned_data.get("upload") or []
-        if not uploads:
+        images = form.cleaned_data.get("upload") or []
+        if not images:
             return
         figure = form.instance
         start = max((s.position for s in figure.slices.all()), default=-1) + 1
-        with transaction.atomic():
-            for offset, (name, data) in enumerate(sorted(uploads)):
-                slice_create_from_bytes(
-                    figure=figure, name=name, data=data, position=start + offset
-                )
+        slices_store(figure=figure, images=images, start_position=start)
         messages.success(
-            request,
-            ngettext("%d image added.", "%d images added.", len(uploads)) % len(uploads),
+            request, ngettext("%d image added.", "%d images added.", len(images)) % len(images)
         )
 
 

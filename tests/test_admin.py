@@ -170,3 +170,31 @@ def test_table_row_str_and_column_count(published_case):
     table = Table.objects.get(case=published_case, number=1)
     TableRow.objects.create(table=table, order=5, cells=["a", "b", "c", "d"])
     assert table.column_count == 4
+
+
+def test_figure_upload_sorts_a_dicom_series_by_position(admin_client, db):
+    import zipfile
+
+    import pydicom
+
+    from tests.conftest import DEMO_DIR
+
+    case = Case.objects.create(slug="dicom", title="DICOM", status=Case.Status.PUBLISHED)
+    figure = Figure.objects.create(case=case, number=1)
+    with zipfile.ZipFile(DEMO_DIR / "dicom" / "ct-head-ge.zip") as archive:
+        members = sorted(archive.namelist())[:3]
+        # Reverse the names so file-name order and position order disagree.
+        files = [
+            SimpleUploadedFile(f"{9 - i}.dcm", archive.read(name))
+            for i, name in enumerate(members)
+        ]
+    response = admin_client.post(
+        f"/admin/cases/figure/{figure.pk}/change/", _figure_post(figure, upload=files)
+    )
+    assert response.status_code == 302
+    slices = list(figure.slices.all())
+    locations = [s.slice_location for s in slices]
+    assert locations == sorted(locations) and len(locations) == 3
+    datasets = [pydicom.dcmread(s.image.path) for s in slices]
+    assert len({ds.StudyInstanceUID for ds in datasets}) == 1
+    assert all(ds.PatientIdentityRemoved == "YES" for ds in datasets)
