@@ -44,7 +44,7 @@ def test_stack_figure_scrolls_without_reload(live_server, page, screenshot_dir):
     figure.locator("a[rel=next]").click()
     page.wait_for_function("document.querySelector('#figure-1 output').textContent === '16'")
     assert page.evaluate("window.__marker") == "same page"
-    image = page.locator("#figure-1 img.viewer-image")
-    image.wait_for()
+    page.locator("#figure-1 img.viewer-image").scroll_into_view_if_needed()
+    page.wait_for_function("document.querySelector('#figure-1 img').complete")
     assert page.evaluate("document.querySelector('#figure-1 img').naturalWidth") == 512
     page.screenshot(path=str(screenshot_dir / "article-head-ct.png"), full_page=False)
