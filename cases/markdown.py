@@ -22,7 +22,8 @@ URL_SCHEMES = {"http", "https", "mailto"}
 # Input longer than this is refused by callers; the renderer also bounds nesting itself.
 MAX_SOURCE_CHARS = 100_000
 
-_md = MarkdownIt("js-default", {"maxNesting": 20, "linkify": False, "typographer": False})
+# "breaks": a single newline is a line break, as authors and commenters expect.
+_md = MarkdownIt("js-default", {"maxNesting": 20, "breaks": True, "typographer": False})
 
 
 def markdown_render(source: str) -> str:

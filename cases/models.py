@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils.text import slugify
@@ -405,3 +406,31 @@ class Abbreviation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.abbreviation} = {self.expansion}"
+
+
+class Attempt(models.Model):
+    """A learner's committed differential for an unknown case, and how it scored."""
+
+    MAX_CHOICES = 3
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attempts")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="attempts",
+    )
+    session_key = models.CharField(max_length=64, blank=True, db_index=True)
+    choices = models.JSONField(default=list, help_text="Up to three diagnoses, ranked.")
+    skipped = models.BooleanField(default=False)
+    score = models.FloatField(default=0.0, help_text="1 for a first-choice hit, less lower down.")
+    matched_rank = models.PositiveSmallIntegerField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["case", "session_key"])]
+
+    def __str__(self) -> str:
+        return f"{self.case} · {', '.join(self.choices) or 'skipped'}"
