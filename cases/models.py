@@ -121,6 +121,11 @@ class Case(models.Model):
     findings = models.TextField(blank=True)
     differential = models.TextField(blank=True, help_text="One diagnosis per line.")
     diagnosis = models.TextField(blank=True)
+    diagnosis_synonyms = models.TextField(
+        "other names for the diagnosis",
+        blank=True,
+        help_text="One per line. Accepted as correct answers and checked for spoilers.",
+    )
     treatment = models.TextField("treatment and follow-up", blank=True)
     discussion = models.TextField(blank=True)
     teaching_point = models.TextField(blank=True)
