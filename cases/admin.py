@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import ngettext
@@ -25,6 +29,7 @@ from .models import (
     TableRow,
     Tag,
 )
+from .spoilers import spoiler_check, spoiler_redact
 from .viewstate import slice_image_url
 
 ADMIN_MEDIA = forms.Media(css={"all": ["css/admin.css"]})
@@ -154,6 +159,56 @@ class CaseAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_figure_count=Count("figures"))
+
+    def get_urls(self):
+        spoilers = self.admin_site.admin_view(self.spoilers_view)
+        return [
+            path("<int:pk>/spoilers/", spoilers, name="cases_case_spoilers"),
+            *super().get_urls(),
+        ]
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        warnings = spoiler_check(form.instance)
+        if warnings:
+            url = reverse("admin:cases_case_spoilers", args=[form.instance.pk])
+            self.message_user(
+                request,
+                format_html(
+                    "{} place(s) shown before the diagnosis step name the diagnosis "
+                    '(unknown mode masks them). <a href="{}">Review and redact</a>.',
+                    len(warnings),
+                    url,
+                ),
+                messages.WARNING,
+            )
+            for warning in warnings:
+                self.message_user(
+                    request,
+                    f"Spoiler in {warning.field}: “{warning.text}” names “{warning.phrase}”.",
+                    messages.WARNING,
+                )
+
+    def spoilers_view(self, request, pk: int):
+        """List what names the diagnosis before the diagnosis step; redact it in one click."""
+        case = get_object_or_404(Case, pk=pk)
+        if not self.has_change_permission(request, case):
+            raise PermissionDenied
+        if request.method == "POST":
+            changed = spoiler_redact(case)
+            self.message_user(
+                request,
+                ngettext("Redacted %d field.", "Redacted %d fields.", changed) % changed,
+            )
+            return redirect(reverse("admin:cases_case_change", args=[case.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": case,
+            "title": "Spoiler check",
+            "warnings": spoiler_check(case),
+        }
+        return TemplateResponse(request, "admin/cases/case/spoilers.html", context)
 
     @admin.display(description="Figures", ordering="_figure_count")
     def figure_count(self, obj: Case) -> int:

@@ -74,3 +74,16 @@ class MultipleFileField(forms.FileField):
         if isinstance(data, list | tuple):
             return [single_clean(item, initial) for item in data]
         return [single_clean(data, initial)] if data else []
+
+
+class DifferentialForm(forms.Form):
+    """Up to three ranked diagnoses, committed before the author's differential is shown."""
+
+    first = forms.CharField(label="Most likely", max_length=200, required=False)
+    second = forms.CharField(label="Second", max_length=200, required=False)
+    third = forms.CharField(label="Third", max_length=200, required=False)
+
+    @property
+    def choices(self) -> list[str]:
+        ranked = [self.cleaned_data.get(name, "").strip() for name in ("first", "second", "third")]
+        return [choice for choice in ranked if choice]

@@ -990,12 +990,13 @@ def _build_tables(raw: list[tuple[list[str], tuple[int, str] | None]]) -> list[P
     return sorted(tables, key=lambda table: table.number)
 
 
+def _is_differential_heading(heading: str) -> bool:
+    return _normalise_name(heading) in ("differential diagnosis", "differential diagnoses")
+
+
 def _differential(tables: list[ParsedTable]) -> str:
     for table in tables:
-        if table.header and _normalise_name(table.header[0]) in (
-            "differential diagnosis",
-            "differential diagnoses",
-        ):
+        if table.header and _is_differential_heading(table.header[0]):
             return "\n".join(row[0] for row in table.rows if row and row[0])
     return ""
 
@@ -1334,8 +1335,14 @@ def _write_figures(case: Case, article: ParsedArticle) -> None:
 def _write_tables(case: Case, article: ParsedArticle) -> None:
     case.tables.all().delete()
     for parsed in article.tables:
+        # A differential grid is what unknown mode shows once the learner has committed.
+        is_differential = bool(parsed.header) and _is_differential_heading(parsed.header[0])
         table = Table.objects.create(
-            case=case, number=parsed.number, title=parsed.title, header=parsed.header
+            case=case,
+            number=parsed.number,
+            title=parsed.title,
+            header=parsed.header,
+            reveal_step=RevealStep.DIFFERENTIAL if is_differential else RevealStep.DISCUSSION,
         )
         TableRow.objects.bulk_create(
             TableRow(table=table, order=order, cells=cells)

@@ -16,6 +16,8 @@ from cases.models import Case, Figure, Tag
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 SEED_ARTICLE = DEMO_DIR / "article" / "jrcr-2011-v5i6-626-retroperitoneal-leiomyosarcoma.md"
 SEED_UNKNOWN_TITLE = "52-year-old woman with a paraumbilical lump"
+# Other names a learner may give for the seed's diagnosis (scored as correct).
+SEED_SYNONYMS = "Metastatic leiomyosarcoma\nRecurrent leiomyosarcoma\nLeiomyosarcoma metastases"
 HEAD_CT_SLUG = "sample-head-ct-series"
 DEMO_ACCOUNTS = (
     # (username, password, is_staff/superuser)
@@ -47,6 +49,9 @@ class Command(BaseCommand):
             self.stdout.write("Seed article: already loaded.")
             return
         case = article_import(path=SEED_ARTICLE, unknown_title=SEED_UNKNOWN_TITLE)
+        if not case.diagnosis_synonyms:
+            case.diagnosis_synonyms = SEED_SYNONYMS
+            case.save(update_fields=["diagnosis_synonyms"])
         self.stdout.write(f"Seed article: {case.get_absolute_url()}")
 
     def _load_medpix(self, *, refresh: bool) -> None:

@@ -1,0 +1,306 @@
+"""Unknown-case mode: a case revealed one step at a time, never leaking what comes later.
+
+Everything a step shows is decided here, on the server. A step's page holds what that step
+and the earlier ones reveal, nothing more: later texts, figures, captions, annotations and
+URLs are simply not in the context. Progress lives in the session; a step cannot be opened
+before the one before it was seen (staff previewing excepted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Avg, Count, Prefetch, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
+
+from .forms import DifferentialForm
+from .models import Attempt, Case, Figure, RevealStep, Table, TableRow
+from .scoring import differential_score
+from .spoilers import spoiler_patterns, text_mask
+from .viewstate import slice_image_url
+
+SESSION_KEY = "unknown"
+
+
+def _is_staff(request: HttpRequest) -> bool:
+    return request.user.is_authenticated and request.user.is_staff
+
+
+def _unknown_cases_for_user(request: HttpRequest) -> QuerySet[Case]:
+    # Sample series have no story to guess; drafts only for staff previewing.
+    return Case.objects.visible_to(request.user).filter(is_sample=False).exclude(diagnosis="")
+
+
+def _get_case_for_user(request: HttpRequest, public_id: str) -> Case:
+    cases = _unknown_cases_for_user(request).prefetch_related(
+        Prefetch(
+            "figures",
+            queryset=Figure.objects.prefetch_related("slices", "annotations"),
+        ),
+        Prefetch("tables", queryset=Table.objects.prefetch_related(
+            Prefetch("rows", queryset=TableRow.objects.order_by("order", "id"))
+        )),
+        "references",
+        "tags",
+    )
+    return get_object_or_404(cases, public_id=public_id)
+
+
+def case_steps(case: Case) -> list[int]:
+    """The reveal steps this case has content for, in order (empty ones are skipped)."""
+    figure_steps = {figure.reveal_step for figure in case.figures.all()}
+    table_steps = {table.reveal_step for table in case.tables.all()}
+    has_annotations = any(figure.annotations.all() for figure in case.figures.all())
+    present = {
+        RevealStep.PRESENTATION: True,
+        RevealStep.IMAGES: RevealStep.IMAGES in figure_steps,
+        RevealStep.FINDINGS: bool(case.findings)
+        or has_annotations
+        or RevealStep.FINDINGS in figure_steps,
+        RevealStep.DIFFERENTIAL: True,
+        RevealStep.DIAGNOSIS: True,
+        RevealStep.DISCUSSION: bool(
+            case.discussion
+            or case.teaching_point
+            or case.treatment
+            or RevealStep.DISCUSSION in table_steps
+            or case.references.all()
+        ),
+    }
+    return [int(step) for step in RevealStep if present[step]]
+
+
+@dataclass
+class Progress:
+    """What this browser has seen of one case, kept in the session."""
+
+    reached: int = 0
+    choices: list[str] | None = None
+    skipped: bool = False
+    score: float = 0.0
+    rank: int | None = None
+
+    @property
+    def committed(self) -> bool:
+        return self.choices is not None or self.skipped
+
+    @classmethod
+    def load(cls, request: HttpRequest, case: Case) -> Progress:
+        data = request.session.get(SESSION_KEY, {}).get(case.public_id, {})
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def save(self, request: HttpRequest, case: Case) -> None:
+        store = request.session.get(SESSION_KEY, {})
+        store[case.public_id] = self.__dict__.copy()
+        request.session[SESSION_KEY] = store
+
+
+def _step_url(case: Case, step: int) -> str:
+    return reverse("cases:unknown_step", args=[case.public_id, step])
+
+
+def _allowed_step(steps: list[int], progress: Progress) -> int:
+    """The furthest step this browser may open: one past the furthest seen."""
+    seen = [step for step in steps if step <= progress.reached]
+    if not seen:
+        return steps[0]
+    index = steps.index(seen[-1])
+    if seen[-1] == RevealStep.DIFFERENTIAL and not progress.committed:
+        return seen[-1]  # the differential must be committed (or skipped) first
+    return steps[min(index + 1, len(steps) - 1)]
+
+
+def _case_statistics(case: Case) -> dict:
+    stats = case.attempts.aggregate(
+        attempts=Count("id", filter=Q(skipped=False)),
+        correct=Count("id", filter=Q(skipped=False, matched_rank__isnull=False)),
+        first=Count("id", filter=Q(matched_rank=1)),
+        mean=Avg("score", filter=Q(skipped=False)),
+    )
+    attempts = stats["attempts"] or 0
+    stats["share_correct"] = round(100 * stats["correct"] / attempts) if attempts else None
+    stats["share_first"] = round(100 * stats["first"] / attempts) if attempts else None
+    return stats
+
+
+def _step_context(request: HttpRequest, case: Case, step: int, steps: list[int]) -> dict:
+    """Everything a step shows, and nothing a later step adds."""
+    patterns = spoiler_patterns(case)
+    before_diagnosis = step < RevealStep.DIAGNOSIS
+
+    def early(text: str) -> str:
+        return text_mask(text, patterns) if before_diagnosis else text
+
+    figures = []
+    for figure in case.figures.all():
+        if figure.reveal_step > step:
+            continue
+        slices = list(figure.slices.all())
+        current = slices[len(slices) // 2] if slices else None
+        figures.append(
+            {
+                "figure": figure,
+                "slice": current,
+                "image_url": slice_image_url(
+                    current,
+                    window_width=figure.window_width,
+                    window_center=figure.window_center,
+                )
+                if current
+                else "",
+                "count": len(slices),
+                "caption": figure.caption if step >= RevealStep.DISCUSSION else early(
+                    figure.unknown_caption
+                ),
+                "alt": early(figure.alt_text) or f"Figure {figure.number}",
+                "annotations": list(figure.annotations.all())
+                if step >= RevealStep.FINDINGS
+                else [],
+            }
+        )
+    progress = Progress.load(request, case)
+    index = steps.index(step)
+    context = {
+        "case": case,
+        "step": step,
+        "steps": [
+            {
+                "number": number,
+                "label": RevealStep(number).label,
+                "url": _step_url(case, number) if number <= max(progress.reached, step) else "",
+                "current": number == step,
+            }
+            for number in steps
+        ],
+        "position": index + 1,
+        "total": len(steps),
+        "previous_url": _step_url(case, steps[index - 1]) if index > 0 else "",
+        "next_url": "",
+        "history": early(case.history),
+        "exam": early(case.exam),
+        "findings": early(case.findings) if step >= RevealStep.FINDINGS else "",
+        "figures": figures,
+        "tables": [table for table in case.tables.all() if table.reveal_step <= step]
+        if step >= RevealStep.DIAGNOSIS or progress.committed
+        else [],
+        "progress": progress,
+        "show_answer": step >= RevealStep.DIFFERENTIAL and progress.committed,
+        "form": DifferentialForm(),
+        "RevealStep": RevealStep,
+    }
+    needs_commit = step == RevealStep.DIFFERENTIAL and not progress.committed
+    if index + 1 < len(steps) and not needs_commit:
+        context["next_url"] = _step_url(case, steps[index + 1])
+    if context["show_answer"]:
+        # The author's differential in a neutral order, so its ranking hints at nothing.
+        context["author_differential"] = sorted(case.differential_list, key=str.lower)
+    if step >= RevealStep.DIAGNOSIS:
+        context["statistics"] = _case_statistics(case)
+    return context
+
+
+@require_GET
+def unknown_library(request: HttpRequest) -> HttpResponse:
+    cases = (
+        _unknown_cases_for_user(request)
+        .prefetch_related("tags")
+        .order_by("unknown_title", "public_id")
+        .only("public_id", "unknown_title", "status", "age", "sex")
+    )
+    progress = request.session.get(SESSION_KEY, {})
+    items = [
+        {
+            "case": case,
+            "title": case.unknown_title or "Unknown case",
+            "modalities": [t.name for t in case.tags.all() if t.kind == "modality"],
+            "started": case.public_id in progress,
+        }
+        for case in cases
+    ]
+    return render(request, "cases/unknown/library.html", {"items": items})
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def unknown_step(request: HttpRequest, public_id: str, step: int = 1) -> HttpResponse:
+    case = _get_case_for_user(request, public_id)
+    steps = case_steps(case)
+    if step not in steps:
+        # An empty (skipped) step or a number out of range: go to the nearest real one.
+        later = [s for s in steps if s >= step]
+        return redirect(_step_url(case, later[0] if later else steps[-1]))
+    progress = Progress.load(request, case)
+    allowed = _allowed_step(steps, progress)
+    if step > allowed and not _is_staff(request):
+        target = _step_url(case, allowed)
+        if request.htmx:
+            return HttpResponseClientRedirect(target)
+        return redirect(target)
+    if step > progress.reached:
+        progress.reached = step
+        progress.save(request, case)
+    context = _step_context(request, case, step, steps)
+    template = "cases/unknown/step.html#step" if request.htmx else "cases/unknown/step.html"
+    return render(request, template, context)
+
+
+@require_http_methods(["POST"])
+def unknown_differential(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Commit (or skip) the learner's ranked differential, then show the author's."""
+    case = _get_case_for_user(request, public_id)
+    steps = case_steps(case)
+    progress = Progress.load(request, case)
+    step = int(RevealStep.DIFFERENTIAL)
+    if progress.reached < step and not _is_staff(request):
+        return redirect(_step_url(case, _allowed_step(steps, progress)))
+    form = DifferentialForm(request.POST)
+    if not form.is_valid():
+        context = _step_context(request, case, step, steps) | {"form": form}
+        template = "cases/unknown/step.html#step" if request.htmx else "cases/unknown/step.html"
+        return render(request, template, context, status=422)
+    if not progress.committed:
+        # The first answer counts; a resubmitted form changes nothing.
+        skipped = "skip" in request.POST or not form.choices
+        choices = [] if skipped else form.choices
+        score, rank = (0.0, None) if skipped else differential_score(case, choices)
+        progress.choices, progress.skipped, progress.score, progress.rank = (
+            choices,
+            skipped,
+            score,
+            rank,
+        )
+        progress.reached = max(progress.reached, step)
+        progress.save(request, case)
+        if request.user.is_authenticated:
+            Attempt.objects.create(
+                case=case,
+                user=request.user,
+                session_key=request.session.session_key or "",
+                choices=choices,
+                skipped=skipped,
+                score=score,
+                matched_rank=rank,
+            )
+    if request.htmx:
+        context = _step_context(request, case, step, steps)
+        response = render(request, "cases/unknown/step.html#step", context)
+        response["HX-Push-Url"] = _step_url(case, step)
+        return response
+    return redirect(_step_url(case, step))
+
+
+@require_GET
+@login_required
+def unknown_history(request: HttpRequest) -> HttpResponse:
+    """A learner's own attempts, newest first."""
+    attempts = request.user.attempts.select_related("case").filter(
+        case__in=Case.objects.visible_to(request.user)
+    )
+    return render(request, "cases/unknown/history.html", {"attempts": attempts})
+
