@@ -1,12 +1,19 @@
 from django.urls import path
 
 from . import views
+from .imaging import views as imaging_views
 
 app_name = "cases"
 
 urlpatterns = [
     path("", views.library, name="library"),
     path("cases/<slug:slug>/", views.article, name="article"),
-    path("cases/<slug:slug>/figures/<int:number>/", views.figure, name="figure"),
-    path("img/<str:token>.png", views.slice_image, name="slice_image"),
+    path("cases/<slug:slug>/figures/<int:number>/", imaging_views.figure, name="figure"),
+    path("img/<str:token>.png", imaging_views.slice_image, name="slice_image"),
+    path(
+        "img/<str:token>.jpg",
+        imaging_views.slice_image,
+        {"fmt": "jpeg"},
+        name="slice_image_jpeg",
+    ),
 ]

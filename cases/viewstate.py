@@ -1,17 +1,41 @@
-"""The viewer's state (slice, window, invert, size), read from and written to query strings."""
+"""The viewer's state, read from and written to query strings.
+
+The figure page's query parameters are a public interface, because people share these links:
+
+    slice   1-based position in the stack
+    ww, wc  window width and centre (HU for 16-bit sources, grey levels for 8-bit ones)
+    zoom    magnification, 1 to 8
+    cx, cy  the centre of the magnified view, as fractions of the image's width and height
+    invert  1 shows the image inverted
+    ann     0 hides the author's annotations (where they may be shown at all)
+    at      a click on the image ("?x,y" from an ``ismap`` image, or "x,y") in output pixels:
+            magnify one step around that point; never part of a canonical URL
+
+Values out of range are clamped and unreadable ones fall back to the default view, so an
+old or hand-edited link always opens something sensible.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from urllib.parse import urlencode
 
 from django.urls import reverse
 
-from .models import Figure, Slice
+from .imaging.render import (
+    ZOOM_MAX,
+    annotations_digest,
+    annotations_for_slice,
+    output_size,
+    slice_pixels,
+    zoom_normalise,
+)
+from .models import Annotation, Figure, Slice
 
-# (label, width, centre); the figure's own window comes first when it has one.
+# (label, width, centre); the figure's own (and the DICOM header's) window come first.
 CT_PRESETS: tuple[tuple[str, float, float], ...] = (
     ("Soft tissue", 400, 40),
     ("Lung", 1500, -600),
@@ -19,13 +43,25 @@ CT_PRESETS: tuple[tuple[str, float, float], ...] = (
     ("Bone", 2500, 480),
     ("Brain", 80, 40),
 )
-RENDER_SIZES = (256, 512, 1024)
+# Brightness / contrast for 8-bit pictures, as windows on 0-255 grey levels.
+GREY8_PRESETS: tuple[tuple[str, float | None, float | None], ...] = (
+    ("As stored", None, None),
+    ("More contrast", 160, 128),
+    ("High contrast", 96, 128),
+    ("Brighter", 256, 96),
+    ("Darker", 256, 160),
+)
+RENDER_SIZES = (256, 512, 1024, 2048)
+VIEWER_SIZE = 1024  # longest side of the viewer's image
+ZOOM_STEPS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+PAN_STEP = 0.25  # of the visible width or height
+WINDOW_LIMIT = 100_000.0
 
 
 def _float_param(query: Mapping[str, str], name: str) -> float | None:
     try:
         value = float(query.get(name, ""))
-    except ValueError:
+    except (TypeError, ValueError):
         return None
     return value if math.isfinite(value) else None
 
@@ -37,6 +73,34 @@ def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
         return default
 
 
+def window_param(query: Mapping[str, str]) -> tuple[float | None, float | None]:
+    """(ww, wc) from a query string, or (None, None) if either is missing or unusable."""
+    width, center = _float_param(query, "ww"), _float_param(query, "wc")
+    if width is None or center is None:
+        return None, None
+    width = min(max(width, 1.0), 2 * WINDOW_LIMIT)
+    center = min(max(center, -WINDOW_LIMIT), WINDOW_LIMIT)
+    return width, center
+
+
+def click_param(query: Mapping[str, str]) -> tuple[float, float] | None:
+    """The clicked point of ``at``: "?x,y" (what an ismap image sends), "x,y", or at.x/at.y."""
+    raw = query.get("at")
+    if raw is None and "at.x" in query:
+        raw = f"{query.get('at.x')},{query.get('at.y')}"
+    if raw is None:
+        return None
+    try:
+        x, y = (float(part) for part in raw.lstrip("?").split(","))
+    except ValueError:
+        return (math.nan, math.nan)  # a click with no usable point: magnify the centre
+    return (x, y) if math.isfinite(x) and math.isfinite(y) else (math.nan, math.nan)
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
 def slice_image_url(
     image: Slice,
     *,
@@ -44,80 +108,129 @@ def slice_image_url(
     window_center: float | None = None,
     invert: bool = False,
     size: int | None = None,
+    zoom: float = 1.0,
+    cx: float = 0.5,
+    cy: float = 0.5,
+    annotations: str = "",
+    fmt: str = "png",
 ) -> str:
-    """The URL of one rendered slice; the parameters are explicit so it can be cached forever."""
+    """The URL of one rendered slice; every parameter is explicit so it can be cached forever.
+
+    The URL names the slice by its random token only: no case, slug or file name.
+    ``annotations`` is the digest of the annotations to draw (``render.annotations_digest``).
+    """
     params: dict[str, str | int] = {}
     if window_width is not None and window_center is not None:
-        params["ww"] = f"{window_width:g}"
-        params["wc"] = f"{window_center:g}"
+        params["ww"] = _number(window_width)
+        params["wc"] = _number(window_center)
     if invert:
         params["invert"] = 1
+    zoom, cx, cy = zoom_normalise(zoom, cx, cy)
+    if zoom > 1:
+        params |= {"zoom": _number(zoom), "cx": f"{cx:.4g}", "cy": f"{cy:.4g}"}
+    if annotations:
+        params["ann"] = annotations
     if size:
         params["size"] = size
-    base = reverse("cases:slice_image", args=[image.token])
+    name = "cases:slice_image_jpeg" if fmt == "jpeg" else "cases:slice_image"
+    base = reverse(name, args=[image.token])
     return f"{base}?{urlencode(params)}" if params else base
 
 
 @dataclass(frozen=True)
 class ViewState:
+    """What one figure's viewer shows, and the links that change it.
+
+    ``base_url`` is the page that re-renders this viewer (the article mode's figure page or
+    unknown mode's); every link and form the viewer renders is built on it, never on the
+    case's slug. ``annotations_allowed`` False keeps annotations (and any image URL that
+    draws them) out of the output altogether.
+    """
+
     figure: Figure
+    base_url: str = ""
+    caption: str = ""
+    annotations_allowed: bool = True
     index: int = 0
     window_width: float | None = None
     window_center: float | None = None
     invert: bool = False
+    zoom: float = 1.0
+    cx: float = 0.5
+    cy: float = 0.5
+    annotations: bool = True  # the viewer's on/off toggle
 
     @classmethod
-    def for_figure(cls, figure: Figure) -> ViewState:
-        """The view an author chose: the middle of a stack, the figure's window."""
-        count = len(figure.slices.all())
+    def for_figure(
+        cls,
+        figure: Figure,
+        *,
+        base_url: str | None = None,
+        caption: str | None = None,
+        annotations_allowed: bool = True,
+    ) -> ViewState:
+        """The view an author chose: the middle of a stack, the figure's (or DICOM's) window."""
+        slices = list(figure.slices.all())
+        index = len(slices) // 2 if len(slices) > 1 else 0
+        width, center = figure.window_width, figure.window_center
+        if not figure.has_window and slices:
+            width, center = _header_window(slices[index])
         return cls(
             figure=figure,
-            index=count // 2 if count > 1 else 0,
-            window_width=figure.window_width,
-            window_center=figure.window_center,
+            base_url=base_url or reverse("cases:figure", args=[figure.case.slug, figure.number]),
+            caption=figure.caption if caption is None else caption,
+            annotations_allowed=annotations_allowed,
+            index=index,
+            window_width=width,
+            window_center=center,
         )
 
     @classmethod
-    def from_query(cls, figure: Figure, query: Mapping[str, str]) -> ViewState:
-        """Parse a query string; anything out of range falls back to the default view."""
-        default = cls.for_figure(figure)
-        count = len(figure.slices.all())
+    def from_query(
+        cls,
+        figure: Figure,
+        query: Mapping[str, str],
+        *,
+        base_url: str | None = None,
+        caption: str | None = None,
+        annotations_allowed: bool = True,
+    ) -> ViewState:
+        """Parse a query string; anything out of range is clamped or falls back to the default."""
+        default = cls.for_figure(
+            figure, base_url=base_url, caption=caption, annotations_allowed=annotations_allowed
+        )
+        count = default.count
         index = _int_param(query, "slice", default.index + 1) - 1
-        width = _float_param(query, "ww")
-        center = _float_param(query, "wc")
-        if width is None or center is None or width < 1:
+        width, center = window_param(query)
+        if width is None:
             width, center = default.window_width, default.window_center
-        return replace(
+        zoom = _float_param(query, "zoom") or 1.0
+        cx = _float_param(query, "cx")
+        cy = _float_param(query, "cy")
+        zoom, cx, cy = zoom_normalise(zoom, 0.5 if cx is None else cx, 0.5 if cy is None else cy)
+        state = replace(
             default,
             index=min(max(index, 0), max(count - 1, 0)),
             window_width=width,
             window_center=center,
             invert=query.get("invert") == "1",
+            zoom=zoom,
+            cx=cx,
+            cy=cy,
+            annotations=query.get("ann") != "0",
         )
+        click = click_param(query)
+        return state.magnified_at(*click) if click is not None else state
 
-    @staticmethod
-    def render_params(figure: Figure, query: Mapping[str, str]) -> dict:
-        """Keyword arguments for ``slice_render`` from an image URL's query string."""
-        width = _float_param(query, "ww")
-        center = _float_param(query, "wc")
-        if width is None or center is None or width < 1:
-            width, center = figure.window_width, figure.window_center
-        size = _int_param(query, "size", 0)
-        return {
-            "window_width": width,
-            "window_center": center,
-            "invert": query.get("invert") == "1",
-            "max_size": size if size in RENDER_SIZES else None,
-        }
+    # --- the stack -----------------------------------------------------------------------
 
-    @property
+    @cached_property
     def slices(self) -> list[Slice]:
         return list(self.figure.slices.all())
 
     @property
     def slice(self) -> Slice | None:
-        slices = self.slices
-        return slices[self.index] if slices else None
+        return self.slices[self.index] if self.slices else None
 
     @property
     def count(self) -> int:
@@ -128,62 +241,255 @@ class ViewState:
         return self.count > 1
 
     @property
+    def number(self) -> int:
+        """The 1-based slice number shown to people."""
+        return self.index + 1
+
+    # --- window --------------------------------------------------------------------------
+
+    @property
     def is_windowable(self) -> bool:
+        return self.slice is not None
+
+    @property
+    def is_hu(self) -> bool:
         current = self.slice
         return current is not None and current.kind == Slice.Kind.GREY16
 
-    def query(self, **changes) -> str:
-        state = replace(self, **changes) if changes else self
+    @property
+    def window_label(self) -> str:
+        if self.window_width is None or self.window_center is None:
+            return "as stored"
+        return f"W {_number(self.window_width)} / C {_number(self.window_center)}"
+
+    @property
+    def presets(self) -> list[dict]:
+        """Window presets: for 16-bit images the figure's own, DICOM's and the CT windows."""
+        current = self.slice
+        if current is None:
+            return []
+        options: list[tuple[str, float | None, float | None]] = []
+        if current.kind == Slice.Kind.GREY16:
+            named = list(CT_PRESETS)
+            own = [("Figure", self.figure.window_width, self.figure.window_center)]
+            header = _header_window(current)
+            if header[0] is not None:
+                own.append(("DICOM", *header))
+            for label, width, center in own:
+                if width is None or any((w, c) == (width, center) for _, w, c in options):
+                    continue
+                # The author's window is often a standard one: name it once, first.
+                match = next((p for p in named if (p[1], p[2]) == (width, center)), None)
+                if match:
+                    named.remove(match)
+                    label = f"{match[0]} ({label.lower()})"
+                options.append((label, width, center))
+            options.extend(named)
+        else:
+            options.extend(GREY8_PRESETS)
+        presets = []
+        for key, (label, width, center) in enumerate(options, start=1):
+            values = "" if width is None else f" {_number(width)}/{_number(center)}"
+            presets.append(
+                {
+                    "label": f"{label}{values}",
+                    "key": str(key) if key <= 9 else "",
+                    "url": self.url(window_width=width, window_center=center),
+                    "active": (width, center) == (self.window_width, self.window_center),
+                }
+            )
+        return presets
+
+    # --- zoom and pan --------------------------------------------------------------------
+
+    @property
+    def is_zoomed(self) -> bool:
+        return self.zoom > 1
+
+    @property
+    def zoom_label(self) -> str:
+        return f"{_number(self.zoom)}×"
+
+    def _zoom_step(self, direction: int) -> float:
+        if direction > 0:
+            return next((z for z in ZOOM_STEPS if z > self.zoom + 1e-6), ZOOM_MAX)
+        return next((z for z in reversed(ZOOM_STEPS) if z < self.zoom - 1e-6), 1.0)
+
+    @property
+    def zoom_in_url(self) -> str:
+        return self.url(zoom=self._zoom_step(+1)) if self.zoom < ZOOM_MAX else ""
+
+    @property
+    def zoom_out_url(self) -> str:
+        return self.url(zoom=self._zoom_step(-1)) if self.is_zoomed else ""
+
+    def pan_url(self, dx: int, dy: int) -> str:
+        step = PAN_STEP / self.zoom
+        moved = replace(self, cx=self.cx + dx * step, cy=self.cy + dy * step)
+        moved = moved._normalised()
+        return moved.url() if (moved.cx, moved.cy) != (self.cx, self.cy) else ""
+
+    @property
+    def pans(self) -> list[dict]:
+        """Pan links for a magnified view (a quarter of what is visible per step)."""
+        if not self.is_zoomed:
+            return []
+        directions = (("left", "←", -1, 0), ("up", "↑", 0, -1), ("down", "↓", 0, 1),
+                      ("right", "→", 1, 0))  # fmt: skip
+        return [
+            {"label": f"Pan {name}", "symbol": symbol, "url": self.pan_url(dx, dy)}
+            for name, symbol, dx, dy in directions
+        ]
+
+    def magnified_at(self, x: float, y: float) -> ViewState:
+        """The view after a click at output pixel (x, y): one zoom step in, centred there."""
+        width, height = self.display_size
+        if not (math.isfinite(x) and math.isfinite(y)) or not width or not height:
+            x, y = width / 2, height / 2
+        fx = min(max(x / width, 0.0), 1.0) if width else 0.5
+        fy = min(max(y / height, 0.0), 1.0) if height else 0.5
+        cx = self.cx - 0.5 / self.zoom + fx / self.zoom
+        cy = self.cy - 0.5 / self.zoom + fy / self.zoom
+        return replace(self, zoom=self._zoom_step(+1), cx=cx, cy=cy)._normalised()
+
+    def _normalised(self) -> ViewState:
+        zoom, cx, cy = zoom_normalise(self.zoom, self.cx, self.cy)
+        return replace(self, zoom=zoom, cx=cx, cy=cy)
+
+    # --- annotations ---------------------------------------------------------------------
+
+    @cached_property
+    def slice_annotations(self) -> list[Annotation]:
+        """The annotations that belong to the current slice, if they may be shown at all."""
+        current = self.slice
+        if current is None or not self.annotations_allowed:
+            return []
+        return annotations_for_slice(self.figure.annotations.all(), current)
+
+    @property
+    def has_annotations(self) -> bool:
+        """Whether the figure has annotations the viewer may offer to show."""
+        return self.annotations_allowed and bool(self.figure.annotations.all())
+
+    @property
+    def annotations_url(self) -> str:
+        return self.url(annotations=not self.annotations)
+
+    # --- links ---------------------------------------------------------------------------
+
+    def params(self, **changes) -> dict[str, str | int]:
+        """The query parameters of this view (after ``changes``), in a stable order."""
+        state = replace(self, **changes)._normalised() if changes else self
         params: dict[str, str | int] = {}
         if state.is_stack:
             params["slice"] = state.index + 1
         if state.window_width is not None and state.window_center is not None:
-            params["ww"] = f"{state.window_width:g}"
-            params["wc"] = f"{state.window_center:g}"
+            params["ww"] = _number(state.window_width)
+            params["wc"] = _number(state.window_center)
+        if state.zoom > 1:
+            params |= {"zoom": _number(state.zoom), "cx": f"{state.cx:.4g}",
+                       "cy": f"{state.cy:.4g}"}  # fmt: skip
         if state.invert:
             params["invert"] = 1
-        return urlencode(params)
+        if state.has_annotations and not state.annotations:
+            params["ann"] = 0
+        return params
+
+    def query(self, **changes) -> str:
+        return urlencode(self.params(**changes))
 
     def url(self, **changes) -> str:
-        base = reverse("cases:figure", args=[self.figure.case.slug, self.figure.number])
+        """The link to this view (after ``changes``) on ``base_url``."""
         query = self.query(**changes)
-        return f"{base}?{query}" if query else base
+        return f"{self.base_url}?{query}" if query else self.base_url
 
-    def image_url(self, *, size: int | None = None) -> str:
+    def hidden_fields(self, *names: str) -> list[tuple[str, str | int]]:
+        """The view's parameters except ``names``: hidden inputs for a form that sets those."""
+        return [(k, v) for k, v in self.params().items() if k not in names]
+
+    @property
+    def slice_fields(self) -> list[tuple[str, str | int]]:
+        return self.hidden_fields("slice")
+
+    @property
+    def window_fields(self) -> list[tuple[str, str | int]]:
+        return self.hidden_fields("ww", "wc")
+
+    @property
+    def magnify_url(self) -> str:
+        """The image's link: an ``ismap`` image appends "?x,y" to this, which ``at`` reads."""
+        return f"{self.url()}{'&' if '?' in self.url() else '?'}at="
+
+    @property
+    def reset_url(self) -> str:
+        return self.base_url
+
+    @property
+    def invert_url(self) -> str:
+        return self.url(invert=not self.invert)
+
+    def slice_url(self, index: int) -> str:
+        return self.url(index=min(max(index, 0), self.count - 1))
+
+    @property
+    def previous_url(self) -> str:
+        return self.slice_url(self.index - 1) if self.index > 0 else ""
+
+    @property
+    def next_url(self) -> str:
+        return self.slice_url(self.index + 1) if self.index < self.count - 1 else ""
+
+    @property
+    def first_url(self) -> str:
+        return self.slice_url(0) if self.index > 0 else ""
+
+    @property
+    def last_url(self) -> str:
+        return self.slice_url(self.count - 1) if self.index < self.count - 1 else ""
+
+    # --- the image -----------------------------------------------------------------------
+
+    @property
+    def display_size(self) -> tuple[int, int]:
         current = self.slice
         if current is None:
+            return 0, 0
+        return output_size(current.width, current.height, VIEWER_SIZE)
+
+    def image_url(self, *, size: int | None = VIEWER_SIZE, index: int | None = None) -> str:
+        """The rendered image of the current (or the ``index``-th) slice in this view."""
+        if not self.slices:
             return ""
+        current = self.slices[self.index if index is None else index]
+        digest = ""
+        if self.annotations and self.annotations_allowed:
+            drawn = annotations_for_slice(self.figure.annotations.all(), current)
+            digest = annotations_digest(drawn)
         return slice_image_url(
             current,
             window_width=self.window_width,
             window_center=self.window_center,
             invert=self.invert,
             size=size,
+            zoom=self.zoom,
+            cx=self.cx,
+            cy=self.cy,
+            annotations=digest,
         )
 
     @property
-    def previous_url(self) -> str:
-        return self.url(index=self.index - 1) if self.index > 0 else ""
+    def preload_urls(self) -> list[str]:
+        """Images of the neighbouring slices in this view, for the browser to fetch ahead."""
+        indexes = (self.index + 1, self.index - 1, self.index + 2, self.index - 2)
+        return [self.image_url(index=i) for i in indexes if 0 <= i < self.count]
 
-    @property
-    def next_url(self) -> str:
-        return self.url(index=self.index + 1) if self.index < self.count - 1 else ""
 
-    @property
-    def presets(self) -> list[dict]:
-        """Window presets offered for 16-bit images, the figure's own first."""
-        if not self.is_windowable:
-            return []
-        options = []
-        if self.figure.has_window:
-            width, center = self.figure.window_width, self.figure.window_center
-            options.append(("Figure's own", width, center))
-        options.extend(CT_PRESETS)
-        return [
-            {
-                "label": f"{label} {width:g}/{center:g}",
-                "url": self.url(window_width=width, window_center=center),
-                "active": (width, center) == (self.window_width, self.window_center),
-            }
-            for label, width, center in options
-        ]
+def _header_window(image: Slice) -> tuple[float | None, float | None]:
+    """The window in a DICOM slice's header (decoded once per process), or (None, None)."""
+    if image.kind != Slice.Kind.GREY16 or not image.image.name.lower().endswith(".dcm"):
+        return None, None
+    try:
+        header = slice_pixels(image).header_window
+    except (OSError, ValueError):
+        return None, None
+    return header if header is not None else (None, None)

@@ -33,6 +33,8 @@ from cases.imaging.ingest import (
     slices_create_from_dicom,
 )
 from cases.imaging.render import (
+    render_cache_dir,
+    render_cache_get,
     slice_decode,
     slice_pixels,
     slice_render,
@@ -575,11 +577,12 @@ def test_render_caches_the_decoded_array_and_the_png(figure):
     slice_render(slice_, window_width=80, window_center=40)
     info = slice_decode.cache_info()
     assert (info.hits, info.misses) == (1, 1)
-    # The same parameters come straight from Django's cache.
+    # The same parameters come straight from the render store (files shared by all workers).
     assert slice_render(slice_, window_width=400, window_center=40) == first
     assert slice_decode.cache_info() == info
     key = slice_render_key(slice_, window_width=400, window_center=40)
-    assert cache.get(key) == first
+    assert render_cache_get(key) == first
+    assert list(render_cache_dir().rglob("*"))  # on disk, under MEDIA_ROOT by default
     assert key != slice_render_key(slice_, window_width=400, window_center=40, invert=True)
     assert key != slice_render_key(slice_, window_width=400, window_center=40, max_size=256)
     assert slice_.token in key and " " not in key

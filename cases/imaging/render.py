@@ -1,38 +1,52 @@
-"""Rendering a stored slice as PNG: modality values, a VOI window, inversion and size.
+"""Rendering a stored slice: modality values, a VOI window, zoom, annotations, PNG or JPEG.
 
-Two caches keep scrolling through a stack fast:
+A rendering is named by ``render_key``: the slice's token (a slice's file never changes, a
+replaced image is a new slice with a new token), the window, inversion, zoom box, output
+size, annotation digest and format. Two caches keep scrolling through a stack fast:
 
 * ``slice_decode`` (``functools.lru_cache``, per process) holds the decoded pixel array of the
   most recently used slices, so a new window on the same slice does not read and decode the
   file again;
-* Django's cache holds the rendered PNG bytes under ``slice_render_key(...)``, which the view
-  also sends as the ETag.
+* the render store holds the encoded bytes under the key, shared by every worker: files under
+  ``RENDER_CACHE_DIR`` (default ``MEDIA_ROOT/render-cache``), or Django's cache when
+  ``REDIS_URL`` is set. The view sends a hash of the key as the strong ETag.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pydicom
+from django.conf import settings
 from django.core.cache import cache
-from PIL import Image
+from PIL import Image, ImageDraw
 from pydicom.pixels import apply_modality_lut
 
-from cases.models import Slice
+from cases.models import Annotation, Slice
 
 from .ingest import dicom_number
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-# Bump when the rendering changes, so cached PNGs (and browser ETags) are not reused.
-RENDER_VERSION = 1
+# Bump when the rendering changes, so cached images (and browser ETags) are not reused.
+RENDER_VERSION = 2
 DECODED_CACHE_SIZE = 64
 RENDER_CACHE_SECONDS = 7 * 24 * 60 * 60
+ZOOM_MAX = 8.0
+FORMATS = {"png": "image/png", "jpeg": "image/jpeg"}
+JPEG_QUALITY = 90
+ANNOTATION_COLOUR = (255, 214, 10)
 
 
 @dataclass(frozen=True)
@@ -40,12 +54,16 @@ class DecodedSlice:
     """A slice's pixels ready for windowing, and the window its DICOM header suggests.
 
     ``pixels`` is float32 modality values (HU for CT) for grey16, uint8 for grey8 (rows x
-    columns) and colour (rows x columns x 3). The arrays are read-only: they are shared
-    through the cache.
+    columns) and colour (rows x columns x 3). ``integer`` says that grey16 values are whole
+    numbers within ``offset``..``offset + 65535``, which allows a lookup-table window. The
+    arrays are read-only: they are shared through the cache.
     """
 
     pixels: NDArray
     header_window: tuple[float, float] | None = None  # (width, center)
+    lut_index: NDArray | None = None  # uint16 (value - offset) for integer grey16 data
+    offset: int = 0
+    lut_length: int = 0  # highest index + 1
 
 
 def slice_render(
@@ -55,26 +73,47 @@ def slice_render(
     window_center: float | None = None,
     invert: bool = False,
     max_size: int | None = None,
+    zoom: float = 1.0,
+    cx: float = 0.5,
+    cy: float = 0.5,
+    annotations: Sequence[Annotation] = (),
+    fmt: str = "png",
 ) -> bytes:
-    """The slice as PNG bytes, windowed, inverted and downsized as asked (cached)."""
+    """The slice encoded as ``fmt``, windowed, zoomed, annotated and sized as asked (cached).
+
+    ``zoom`` magnifies around (``cx``, ``cy``), fractions of the image's width and height;
+    the crop is scaled to the size the whole image would have, so the picture keeps its size
+    as it is magnified. ``annotations`` are drawn when they belong to this slice.
+    """
+    annotations = annotations_for_slice(annotations, slice)
     key = slice_render_key(
         slice,
         window_width=window_width,
         window_center=window_center,
         invert=invert,
         max_size=max_size,
+        zoom=zoom,
+        cx=cx,
+        cy=cy,
+        annotations=annotations,
+        fmt=fmt,
     )
-    png = cache.get(key)
-    if png is None:
-        png = _slice_render_uncached(
+    data = render_cache_get(key)
+    if data is None:
+        data = _slice_render_uncached(
             slice,
             window_width=window_width,
             window_center=window_center,
             invert=invert,
             max_size=max_size,
+            zoom=zoom,
+            cx=cx,
+            cy=cy,
+            annotations=annotations,
+            fmt=fmt,
         )
-        cache.set(key, png, RENDER_CACHE_SECONDS)
-    return png
+        render_cache_set(key, data)
+    return data
 
 
 def slice_render_key(
@@ -84,14 +123,93 @@ def slice_render_key(
     window_center: float | None = None,
     invert: bool = False,
     max_size: int | None = None,
+    zoom: float = 1.0,
+    cx: float = 0.5,
+    cy: float = 0.5,
+    annotations: Sequence[Annotation] = (),
+    fmt: str = "png",
 ) -> str:
-    """A cache key (and ETag) naming exactly what ``slice_render`` would return."""
+    """A cache key naming exactly what ``slice_render`` would return for these arguments."""
     width, center = _window_requested(slice, window_width, window_center)
-    digest = (slice.sha256 or "")[:12]
-    return (
-        f"slice-render:v{RENDER_VERSION}:{slice.token}:{digest}:"
-        f"{_number_key(width)}:{_number_key(center)}:{int(bool(invert))}:{max_size or 0}"
+    return render_key(
+        slice.token,
+        window_width=width,
+        window_center=center,
+        invert=invert,
+        max_size=max_size,
+        zoom=zoom,
+        cx=cx,
+        cy=cy,
+        annotations=annotations_digest(annotations_for_slice(annotations, slice)),
+        fmt=fmt,
     )
+
+
+def render_key(
+    token: str,
+    *,
+    window_width: float | None,
+    window_center: float | None,
+    invert: bool = False,
+    max_size: int | None = None,
+    zoom: float = 1.0,
+    cx: float = 0.5,
+    cy: float = 0.5,
+    annotations: str = "",
+    fmt: str = "png",
+) -> str:
+    """The key from values alone (no database): what the view uses for a 304 without a query.
+
+    ``window_width``/``window_center`` must already be resolved (None means the default of
+    an 8-bit image: as stored).
+    """
+    zoom, cx, cy = zoom_normalise(zoom, cx, cy)
+    box = f"{_number_key(zoom)}@{cx:.4f},{cy:.4f}" if zoom > 1 else "1"
+    return (
+        f"slice-render:v{RENDER_VERSION}:{token}:{_number_key(window_width)}:"
+        f"{_number_key(window_center)}:{int(bool(invert))}:{max_size or 0}:{box}:"
+        f"{annotations or '-'}:{fmt}"
+    )
+
+
+def render_etag(key: str) -> str:
+    """A strong ETag for a render key: short, and naming nothing but a hash."""
+    return '"' + hashlib.blake2b(key.encode(), digest_size=16).hexdigest() + '"'
+
+
+def zoom_normalise(zoom: float, cx: float, cy: float) -> tuple[float, float, float]:
+    """Zoom within 1..ZOOM_MAX and a centre that keeps the magnified box inside the image."""
+    if not (math.isfinite(zoom) and math.isfinite(cx) and math.isfinite(cy)):
+        return 1.0, 0.5, 0.5
+    zoom = round(min(max(zoom, 1.0), ZOOM_MAX), 2)
+    if zoom <= 1:
+        return 1.0, 0.5, 0.5
+    half = 0.5 / zoom
+    return zoom, round(min(max(cx, half), 1 - half), 4), round(min(max(cy, half), 1 - half), 4)
+
+
+def output_size(width: int, height: int, max_size: int | None) -> tuple[int, int]:
+    """The rendered image's size: the stored size, fitted within ``max_size`` if given."""
+    if not max_size or max(width, height) <= max_size:
+        return width, height
+    scale = max_size / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def annotations_for_slice(annotations: Iterable[Annotation], slice: Slice) -> list[Annotation]:
+    """The annotations drawn on ``slice``: those for its stack position and those for all."""
+    return [a for a in annotations if a.slice_index is None or a.slice_index == slice.position]
+
+
+def annotations_digest(annotations: Sequence[Annotation]) -> str:
+    """A short hash of what would be drawn; it changes when an author edits an annotation."""
+    if not annotations:
+        return ""
+    text = ";".join(
+        f"{a.kind},{a.x:.4f},{a.y:.4f},{a.angle:.1f}"
+        for a in sorted(annotations, key=lambda a: (a.kind, a.x, a.y, a.angle))
+    )
+    return hashlib.blake2b(text.encode(), digest_size=5).hexdigest()
 
 
 def slice_pixels(slice: Slice) -> DecodedSlice:
@@ -108,8 +226,13 @@ def slice_decode(token: str, name: str, kind: str) -> DecodedSlice:
     if name.lower().endswith(".dcm"):
         decoded = _dicom_decode(data, kind)
     else:
-        decoded = DecodedSlice(pixels=_raster_decode(data, kind))
+        pixels = _raster_decode(data, kind)
+        decoded = (
+            _with_lut_index(pixels, None) if kind == Slice.Kind.GREY16 else DecodedSlice(pixels)
+        )
     decoded.pixels.setflags(write=False)
+    if decoded.lut_index is not None:
+        decoded.lut_index.setflags(write=False)
     return decoded
 
 
@@ -132,6 +255,56 @@ def window_apply(values: NDArray, *, width: float, center: float) -> NDArray:
     return scaled.astype(np.uint8)
 
 
+def window_lut(*, offset: int, length: int, width: float, center: float) -> NDArray:
+    """``window_apply`` for every whole value offset..offset+length-1, as a lookup table."""
+    return window_apply(np.arange(offset, offset + length, dtype=np.float32), width=width,
+                        center=center)  # fmt: skip
+
+
+# --- the render store ------------------------------------------------------------------------
+
+
+def render_cache_dir() -> Path:
+    configured = getattr(settings, "RENDER_CACHE_DIR", None)
+    return Path(configured) if configured else Path(settings.MEDIA_ROOT) / "render-cache"
+
+
+def _uses_shared_cache() -> bool:
+    return bool(getattr(settings, "REDIS_URL", ""))
+
+
+def _render_path(key: str) -> Path:
+    digest = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+    return render_cache_dir() / digest[:2] / digest
+
+
+def render_cache_get(key: str) -> bytes | None:
+    """Stored render bytes for ``key``, or None."""
+    if _uses_shared_cache():
+        return cache.get(key)
+    try:
+        return _render_path(key).read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def render_cache_set(key: str, data: bytes) -> None:
+    """Store render bytes; a file appears whole or not at all (written aside, then renamed)."""
+    if _uses_shared_cache():
+        cache.set(key, data, RENDER_CACHE_SECONDS)
+        return
+    path = _render_path(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 # --- internals -------------------------------------------------------------------------------
 
 
@@ -142,26 +315,135 @@ def _slice_render_uncached(
     window_center: float | None,
     invert: bool,
     max_size: int | None,
+    zoom: float,
+    cx: float,
+    cy: float,
+    annotations: Sequence[Annotation],
+    fmt: str,
 ) -> bytes:
     decoded = slice_pixels(slice)
-    width, center = _window_requested(slice, window_width, window_center)
-    if slice.kind == Slice.Kind.GREY16:
-        width, center = _window_default(decoded, width, center)
-        out = window_apply(decoded.pixels, width=width, center=center)
-    elif width is not None and center is not None:
-        # 8-bit grey (or each colour channel): the same formula on the stored 0-255 values.
-        out = window_apply(decoded.pixels, width=width, center=center)
-    else:
-        out = decoded.pixels
+    height, width = decoded.pixels.shape[:2]
+    out_size = output_size(width, height, max_size)
+    zoom, cx, cy = zoom_normalise(zoom, cx, cy)
+    left, top = (cx - 0.5 / zoom) * width, (cy - 0.5 / zoom) * height
+    right, bottom = left + width / zoom, top + height / zoom
+    # Window only the pixels the box needs (plus a margin for the resampling filter).
+    x0, y0 = max(math.floor(left) - 2, 0), max(math.floor(top) - 2, 0)
+    x1, y1 = min(math.ceil(right) + 2, width), min(math.ceil(bottom) + 2, height)
+    region = np.s_[y0:y1, x0:x1]
+    out = _windowed(slice, decoded, region, window_width, window_center)
     # MONOCHROME1 shows low values bright; the viewer's invert flips whatever is shown.
     if bool(slice.inverted) != bool(invert):
         out = 255 - out
     image = Image.fromarray(np.ascontiguousarray(out))
-    if max_size and max(image.size) > max_size:
-        image.thumbnail((max_size, max_size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    box = (left - x0, top - y0, right - x0, bottom - y0)
+    if image.size != out_size or box != (0, 0, *image.size):
+        upscaling = (right - left) < out_size[0]
+        resample = Image.Resampling.BICUBIC if upscaling else Image.Resampling.BILINEAR
+        image = image.resize(out_size, resample, box=box, reducing_gap=2.0)
+    if annotations:
+        image = _annotations_draw(image, annotations, box=(left, top, right, bottom),
+                                  source=(width, height))  # fmt: skip
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
+    if fmt == "jpeg":
+        image.save(buffer, format="JPEG", quality=JPEG_QUALITY)
+    else:
+        image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
+
+
+def _windowed(
+    slice: Slice,
+    decoded: DecodedSlice,
+    region: tuple,
+    window_width: float | None,
+    window_center: float | None,
+) -> NDArray:
+    width, center = _window_requested(slice, window_width, window_center)
+    if slice.kind == Slice.Kind.GREY16:
+        width, center = _window_default(decoded, width, center)
+        if decoded.lut_index is not None:
+            # Whole-number data: one table lookup per pixel instead of six float passes.
+            index = decoded.lut_index[region]
+            lut = _lut_cached(decoded.offset, decoded.lut_length, width, center)
+            return lut[index]
+        return window_apply(decoded.pixels[region], width=width, center=center)
+    pixels = decoded.pixels[region]
+    if width is not None and center is not None:
+        # 8-bit grey (or each colour channel): the same formula on the stored 0-255 values.
+        return _lut_cached(0, 256, width, center)[pixels]
+    return pixels
+
+
+@lru_cache(maxsize=256)
+def _lut_cached(offset: int, length: int, width: float, center: float) -> NDArray:
+    lut = window_lut(offset=offset, length=length, width=width, center=center)
+    lut.setflags(write=False)
+    return lut
+
+
+def _annotations_draw(
+    image: Image.Image,
+    annotations: Sequence[Annotation],
+    *,
+    box: tuple[float, float, float, float],
+    source: tuple[int, int],
+) -> Image.Image:
+    """Draw arrows, arrowheads and stars, sized to the output (not to the magnification)."""
+    image = image.convert("RGB")
+    draw = ImageDraw.Draw(image)
+    left, top, right, bottom = box
+    scale_x = image.width / (right - left)
+    scale_y = image.height / (bottom - top)
+    unit = max(image.width, image.height) / 512  # 1 at a 512-pixel image
+    for annotation in annotations:
+        x = (annotation.x * source[0] - left) * scale_x
+        y = (annotation.y * source[1] - top) * scale_y
+        if not (-20 * unit <= x <= image.width + 20 * unit):
+            continue
+        if not (-20 * unit <= y <= image.height + 20 * unit):
+            continue
+        for shape, width in _annotation_shapes(annotation, x, y, unit):
+            draw.polygon(shape, fill=ANNOTATION_COLOUR, outline=(0, 0, 0), width=width)
+    return image
+
+
+def _annotation_shapes(
+    annotation: Annotation, x: float, y: float, unit: float
+) -> list[tuple[list[tuple[float, float]], int]]:
+    if annotation.kind == Annotation.Kind.STAR:
+        radius = 11 * unit
+        points = []
+        for i in range(10):
+            r = radius if i % 2 == 0 else radius * 0.45
+            a = math.radians(-90 + 36 * i)
+            points.append((x + r * math.cos(a), y + r * math.sin(a)))
+        return [(points, max(1, round(unit)))]
+    # The angle is where the arrow points, counter-clockwise from east (y grows downwards).
+    a = math.radians(annotation.angle)
+    dx, dy = math.cos(a), -math.sin(a)  # pointing direction
+    px, py = -dy, dx  # perpendicular
+    head_length, head_half = 14 * unit, 7 * unit
+    base = (x - dx * head_length, y - dy * head_length)
+    head = [
+        (x, y),
+        (base[0] + px * head_half, base[1] + py * head_half),
+        (base[0] - px * head_half, base[1] - py * head_half),
+    ]
+    shapes = []
+    if annotation.kind != Annotation.Kind.ARROWHEAD:
+        half = (1.2 if annotation.kind == Annotation.Kind.THIN_ARROW else 2.5) * unit
+        length = 42 * unit
+        start = (x - dx * length, y - dy * length)
+        shaft = [
+            (start[0] + px * half, start[1] + py * half),
+            (base[0] + px * half, base[1] + py * half),
+            (base[0] - px * half, base[1] - py * half),
+            (start[0] - px * half, start[1] - py * half),
+        ]
+        shapes.append((shaft, max(1, round(unit))))
+    shapes.append((head, max(1, round(unit))))
+    return shapes
 
 
 def _window_requested(
@@ -206,7 +488,24 @@ def _dicom_decode(data: bytes, kind: str) -> DecodedSlice:
     if pixels.ndim == 3:  # a multi-frame file stored before frames were split: first frame
         pixels = pixels[0]
     values = np.asarray(apply_modality_lut(pixels, ds), dtype=np.float32)
-    return DecodedSlice(pixels=values, header_window=_header_window(ds))
+    return _with_lut_index(values, _header_window(ds))
+
+
+def _with_lut_index(values: NDArray, header_window: tuple[float, float] | None) -> DecodedSlice:
+    values = np.asarray(values, dtype=np.float32)
+    if values.size:
+        low, high = float(values.min()), float(values.max())
+        if high - low < 65536 and np.array_equal(values, np.round(values)):
+            offset = int(low)
+            index = (values - np.float32(offset)).astype(np.uint16)
+            return DecodedSlice(
+                values,
+                header_window,
+                lut_index=index,
+                offset=offset,
+                lut_length=int(high) - offset + 1,
+            )
+    return DecodedSlice(values, header_window)
 
 
 def _header_window(ds: pydicom.Dataset) -> tuple[float, float] | None:

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from tests.conftest import DEMO_DIR
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def head_ct():
+    from cases.importers.dicom import dicom_import
+    from cases.models import Case
+
+    case = Case.objects.create(slug="head-ct", title="Head CT", status=Case.Status.PUBLISHED)
+    dicom_import(case=case, source=DEMO_DIR / "dicom" / "ct-head-ge.zip")
+    return case
+
+
+def _state(page) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
+
+
+def _shown_slice(page) -> str:
+    return page.locator("#viewer-1-position output").inner_text()
+
+
+def _wait_image(page) -> None:
+    page.wait_for_function(
+        "(() => { const i = document.querySelector('#viewer-1 img.viewer-image');"
+        " return i && i.complete && i.naturalWidth > 0; })()"
+    )
+
+
+def _wait_state(page, **expected: str) -> None:
+    """Wait until the address bar holds ``expected`` (the script replaces it after a swap)."""
+    checks = " && ".join(f"p.get({k!r}) === {v!r}" for k, v in expected.items())
+    page.wait_for_function(f"(() => {{ const p = new URLSearchParams(location.search); "
+                           f"return {checks}; }})()")  # fmt: skip
+
+
+def test_head_ct_scrolls_windows_and_magnifies_with_the_view_in_the_url(
+    live_server, page, head_ct, screenshot_dir
+):
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url) if r.resource_type == "document" else None)
+    page.goto(f"{live_server.url}/cases/head-ct/figures/1/")
+    page.wait_for_function("window.htmx !== undefined")
+    page.evaluate("window.__marker = 'same page'")
+    _wait_image(page)
+    assert _shown_slice(page) == "15"
+    first_src = page.locator("#viewer-1 img.viewer-image").get_attribute("src")
+    page.screenshot(path=str(screenshot_dir / "viewer-1-start.png"))
+
+    # Keys, with the viewer focused: down is the next slice, up the previous, End the last.
+    page.focus("#viewer-1")
+    for _ in range(3):
+        page.keyboard.press("ArrowDown")
+    _wait_state(page, slice="18")
+    page.keyboard.press("ArrowUp")
+    _wait_state(page, slice="17")
+    assert _shown_slice(page) == "17"
+    page.keyboard.press("End")
+    _wait_state(page, slice="28")
+    page.keyboard.press("Home")
+    _wait_state(page, slice="1")
+
+    # The mouse wheel over the image scrolls the stack.
+    page.locator("#viewer-1 img.viewer-image").hover()
+    for _ in range(9):
+        page.mouse.wheel(0, 100)
+    _wait_state(page, slice="10")
+    _wait_image(page)
+    assert page.locator("#viewer-1 img.viewer-image").get_attribute("src") != first_src
+    page.screenshot(path=str(screenshot_dir / "viewer-2-slice-10.png"))
+
+    # A window preset, then invert by key.
+    page.get_by_role("link", name="Bone 2500/480").click()
+    _wait_state(page, slice="10", ww="2500", wc="480")
+    assert page.get_by_role("link", name="Bone 2500/480").get_attribute("aria-current") == "true"
+    page.focus("#viewer-1")
+    page.keyboard.press("i")
+    _wait_state(page, invert="1")
+    page.keyboard.press("i")
+    page.wait_for_function("!new URLSearchParams(location.search).has('invert')")
+
+    # Typing a window.
+    page.get_by_label("Window width").fill("350")
+    page.get_by_label("Window centre").fill("45")
+    page.get_by_role("button", name="Apply").click()
+    _wait_state(page, ww="350", wc="45", slice="10")
+    _wait_image(page)
+    windowed = page.locator("#viewer-1 img.viewer-image").screenshot()
+
+    # A click on the image magnifies one step around the point clicked.
+    image = page.locator("#viewer-1 img.viewer-image")
+    box = image.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.45)
+    _wait_state(page, zoom="1.5")
+    state = _state(page)
+    assert abs(float(state["cx"]) - 0.4) < 0.01 and abs(float(state["cy"]) - 0.45) < 0.01
+    _wait_image(page)
+    assert page.locator("#viewer-1 img.viewer-image").screenshot() != windowed
+    page.keyboard.press("+")
+    _wait_state(page, zoom="2")
+    _wait_image(page)
+    page.screenshot(path=str(screenshot_dir / "viewer-3-bone-zoomed.png"))
+
+    # All of it happened without a page load, and the address bar holds the exact view.
+    assert page.evaluate("window.__marker") == "same page"
+    assert len(requests) == 1
+    state = _state(page)
+    assert state == {"slice": "10", "ww": "350", "wc": "45", "zoom": "2",
+                     "cx": state["cx"], "cy": state["cy"]}  # fmt: skip
+
+    # A reload (or the copied link) reopens the same view.
+    page.reload()
+    _wait_image(page)
+    assert _shown_slice(page) == "10"
+    assert page.get_by_label("Window width").input_value() == "350"
+    assert page.locator("#viewer-1 .zoom-level").inner_text() == "2×"
+    assert "zoom=2" in page.locator("#viewer-1 img.viewer-image").get_attribute("src")
+
+    # Space resets to the author's view.
+    page.focus("#viewer-1")
+    page.keyboard.press(" ")
+    _wait_state(page, slice="15", ww="100", wc="35")  # the figure's window: the header's
+    assert "zoom" not in _state(page)
+    assert _shown_slice(page) == "15"
+    page.screenshot(path=str(screenshot_dir / "viewer-4-reset.png"))
+
+
+def test_without_javascript_the_controls_are_links_and_forms(browser, live_server, head_ct,
+                                                              screenshot_dir):  # fmt: skip
+    context = browser.new_context(
+        java_script_enabled=False, viewport={"width": 1280, "height": 900}
+    )
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/cases/head-ct/figures/1/")
+        page.get_by_role("link", name="Next slice").click()
+        assert _state(page)["slice"] == "16"
+        page.get_by_role("link", name="Bone 2500/480").click()
+        assert _state(page) == {"slice": "16", "ww": "2500", "wc": "480"}
+        # The server-side image map: a click sends the point, the server redirects to the view.
+        image = page.locator("#viewer-1 img.viewer-image")
+        box = image.bounding_box()
+        page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+        page.wait_for_url("**zoom=1.5**")
+        assert _state(page)["zoom"] == "1.5" and "at" not in _state(page)
+        page.screenshot(path=str(screenshot_dir / "viewer-5-no-js-zoomed.png"))
+    finally:
+        context.close()
