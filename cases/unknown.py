@@ -43,9 +43,12 @@ def _get_case_for_user(request: HttpRequest, public_id: str) -> Case:
             "figures",
             queryset=Figure.objects.prefetch_related("slices", "annotations"),
         ),
-        Prefetch("tables", queryset=Table.objects.prefetch_related(
-            Prefetch("rows", queryset=TableRow.objects.order_by("order", "id"))
-        )),
+        Prefetch(
+            "tables",
+            queryset=Table.objects.prefetch_related(
+                Prefetch("rows", queryset=TableRow.objects.order_by("order", "id"))
+            ),
+        ),
         "references",
         "tags",
     )
@@ -155,9 +158,9 @@ def _step_context(request: HttpRequest, case: Case, step: int, steps: list[int])
                 if current
                 else "",
                 "count": len(slices),
-                "caption": figure.caption if step >= RevealStep.DISCUSSION else early(
-                    figure.unknown_caption
-                ),
+                "caption": figure.caption
+                if step >= RevealStep.DISCUSSION
+                else early(figure.unknown_caption),
                 "alt": early(figure.alt_text) or f"Figure {figure.number}",
                 "annotations": list(figure.annotations.all())
                 if step >= RevealStep.FINDINGS
@@ -290,7 +293,8 @@ def unknown_differential(request: HttpRequest, public_id: str) -> HttpResponse:
     if request.htmx:
         context = _step_context(request, case, step, steps)
         response = render(request, "cases/unknown/step.html#step", context)
-        response["HX-Push-Url"] = _step_url(case, step)
+        # The address is already this step's: replace it, so Back does not stop here twice.
+        response["HX-Replace-Url"] = _step_url(case, step)
         return response
     return redirect(_step_url(case, step))
 
@@ -303,4 +307,3 @@ def unknown_history(request: HttpRequest) -> HttpResponse:
         case__in=Case.objects.visible_to(request.user)
     )
     return render(request, "cases/unknown/history.html", {"attempts": attempts})
-

@@ -152,13 +152,13 @@ def test_differential_post_before_reaching_it_is_refused(client, unknown_case):
     assert Attempt.objects.count() == 0
 
 
-def test_differential_post_htmx_returns_the_step_and_pushes_its_url(client, unknown_case):
+def test_differential_post_htmx_returns_the_step_and_keeps_its_url(client, unknown_case):
     _walk(client, unknown_case, upto=4)
     response = client.post(
         f"/u/{unknown_case.public_id}/differential/", {"skip": "1"}, headers=HX
     )
     assert response.status_code == 200
-    assert response["HX-Push-Url"] == f"/u/{unknown_case.public_id}/4/"
+    assert response["HX-Replace-Url"] == f"/u/{unknown_case.public_id}/4/"
     assert "You skipped this step." in response.content.decode()
 
 

@@ -8,6 +8,8 @@ document.addEventListener("keydown", (event) => {
   const link = document.querySelector(`#unknown-step a[rel=${rel}]`);
   if (!link) return;
   event.preventDefault();
+  // A fast key press can land before htmx has wired up freshly swapped links.
+  if (window.htmx) window.htmx.process(link);
   link.click();
 });
 
