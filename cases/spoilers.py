@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .models import Case, Figure, RevealStep
+from .models import Case, RevealStep
 
 REDACTED = "[redacted]"
 # Generic words that never count as a phrase on their own.
@@ -65,10 +65,8 @@ def text_mask(text: str, patterns: list[tuple[str, re.Pattern[str]]]) -> str:
 
 
 def _snippet(text: str, start: int, end: int) -> str:
-    left = max(text.rfind(".", 0, start) + 1, start - 80, 0)
-    right_stop = text.find(".", end)
-    right = min(right_stop + 1 if right_stop != -1 else len(text), end + 80)
-    return " ".join(text[left:right].split())
+    """The words around a match, at most 80 characters either side."""
+    return " ".join(text[max(start - 80, 0) : end + 80].split())
 
 
 def early_texts(case: Case) -> list[tuple[str, str, object, str]]:
@@ -81,8 +79,9 @@ def early_texts(case: Case) -> list[tuple[str, str, object, str]]:
     ]
     for figure in case.figures.all():
         if figure.reveal_step < RevealStep.DIAGNOSIS:
-            label = f"{figure.label or f'Figure {figure.number}'}"
-            texts.append((f"{label} spoiler-free caption", figure.unknown_caption, figure, "unknown_caption"))
+            label = figure.label or f"Figure {figure.number}"
+            caption = f"{label} spoiler-free caption"
+            texts.append((caption, figure.unknown_caption, figure, "unknown_caption"))
             texts.append((f"{label} alt text", figure.alt_text, figure, "alt_text"))
     return [item for item in texts if item[1]]
 
@@ -112,7 +111,3 @@ def spoiler_redact(case: Case) -> int:
             changed += 1
     return changed
 
-
-def figure_caption_for_unknown(figure: Figure, patterns) -> str:
-    """The caption shown before the discussion step: the spoiler-free one, masked again."""
-    return text_mask(figure.unknown_caption, patterns)

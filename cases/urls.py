@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import unknown, views
 from .imaging import views as imaging_views
 
 app_name = "cases"
@@ -15,5 +15,14 @@ urlpatterns = [
         imaging_views.slice_image,
         {"fmt": "jpeg"},
         name="slice_image_jpeg",
+    ),
+    path("u/", unknown.unknown_library, name="unknown_library"),
+    path("u/history/", unknown.unknown_history, name="unknown_history"),
+    path("u/<str:public_id>/", unknown.unknown_step, name="unknown_case"),
+    path("u/<str:public_id>/<int:step>/", unknown.unknown_step, name="unknown_step"),
+    path(
+        "u/<str:public_id>/differential/",
+        unknown.unknown_differential,
+        name="unknown_differential",
     ),
 ]
