@@ -41,7 +41,8 @@ def _american(word: str) -> str:
 
 
 def _same(a: str, b: str) -> bool:
-    return a == b or (len(a) >= STEM_LENGTH and len(b) >= STEM_LENGTH and a[:STEM_LENGTH] == b[:STEM_LENGTH])
+    long_enough = len(a) >= STEM_LENGTH and len(b) >= STEM_LENGTH
+    return a == b or (long_enough and a[:STEM_LENGTH] == b[:STEM_LENGTH])
 
 
 def similarity(answer: set[str], target: set[str]) -> float:
