@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Avg, Count, Prefetch, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -23,7 +23,7 @@ from .forms import DifferentialForm
 from .models import Attempt, Case, Figure, RevealStep, Table, TableRow
 from .scoring import differential_score
 from .spoilers import spoiler_patterns, text_mask
-from .viewstate import slice_image_url
+from .imaging.views import viewer_context
 
 SESSION_KEY = "unknown"
 
@@ -108,6 +108,10 @@ def _step_url(case: Case, step: int) -> str:
     return reverse("cases:unknown_step", args=[case.public_id, step])
 
 
+def _figure_url(case: Case, figure: Figure) -> str:
+    return reverse("cases:unknown_figure", args=[case.public_id, figure.number])
+
+
 def _allowed_step(steps: list[int], progress: Progress) -> int:
     """The furthest step this browser may open: one past the furthest seen."""
     seen = [step for step in steps if step <= progress.reached]
@@ -140,33 +144,19 @@ def _step_context(request: HttpRequest, case: Case, step: int, steps: list[int])
     def early(text: str) -> str:
         return text_mask(text, patterns) if before_diagnosis else text
 
-    figures = []
-    for figure in case.figures.all():
-        if figure.reveal_step > step:
-            continue
-        slices = list(figure.slices.all())
-        current = slices[len(slices) // 2] if slices else None
-        figures.append(
-            {
-                "figure": figure,
-                "slice": current,
-                "image_url": slice_image_url(
-                    current,
-                    window_width=figure.window_width,
-                    window_center=figure.window_center,
-                )
-                if current
-                else "",
-                "count": len(slices),
-                "caption": figure.caption
-                if step >= RevealStep.DISCUSSION
-                else early(figure.unknown_caption),
-                "alt": early(figure.alt_text) or f"Figure {figure.number}",
-                "annotations": list(figure.annotations.all())
-                if step >= RevealStep.FINDINGS
-                else [],
-            }
-        )
+    figures = [
+        viewer_context(
+            {},
+            figure=figure,
+            base_url=_figure_url(case, figure),
+            caption=figure.caption
+            if step >= RevealStep.DISCUSSION
+            else early(figure.unknown_caption),
+            annotations_allowed=step >= RevealStep.FINDINGS,
+        )["item"]
+        for figure in case.figures.all()
+        if figure.reveal_step <= step
+    ]
     progress = Progress.load(request, case)
     index = steps.index(step)
     context = {
@@ -307,3 +297,27 @@ def unknown_history(request: HttpRequest) -> HttpResponse:
         case__in=Case.objects.visible_to(request.user)
     )
     return render(request, "cases/unknown/history.html", {"attempts": attempts})
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def unknown_figure(request: HttpRequest, public_id: str, number: int) -> HttpResponse:
+    """One figure's viewer in unknown mode, as far as this browser has got in the case."""
+    case = _get_case_for_user(request, public_id)
+    figure = next((f for f in case.figures.all() if f.number == number), None)
+    reached = RevealStep.DISCUSSION if _is_staff(request) else Progress.load(request, case).reached
+    if figure is None or figure.reveal_step > reached:
+        raise Http404("No such figure")
+    before_diagnosis = reached < RevealStep.DIAGNOSIS
+    caption = figure.caption if reached >= RevealStep.DISCUSSION else figure.unknown_caption
+    context = viewer_context(
+        request,
+        figure=figure,
+        base_url=_figure_url(case, figure),
+        caption=text_mask(caption, spoiler_patterns(case)) if before_diagnosis else caption,
+        annotations_allowed=reached >= RevealStep.FINDINGS,
+    )
+    if request.htmx:
+        return render(request, "cases/figure.html#viewer", context)
+    back = _step_url(case, max(s for s in case_steps(case) if s <= max(reached, 1)))
+    return render(request, "cases/unknown/figure.html", context | {"case": case, "back": back})

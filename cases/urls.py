@@ -21,6 +21,11 @@ urlpatterns = [
     path("u/<str:public_id>/", unknown.unknown_step, name="unknown_case"),
     path("u/<str:public_id>/<int:step>/", unknown.unknown_step, name="unknown_step"),
     path(
+        "u/<str:public_id>/figures/<int:number>/",
+        unknown.unknown_figure,
+        name="unknown_figure",
+    ),
+    path(
         "u/<str:public_id>/differential/",
         unknown.unknown_differential,
         name="unknown_differential",

@@ -98,7 +98,7 @@ def test_differential_must_be_committed_before_the_answer(client, unknown_case):
     assert f'action="/u/{unknown_case.public_id}/differential/"' in page
     assert 'name="skip"' in page
     assert "Tuberculosis" not in page
-    assert 'rel="next"' not in page
+    assert 'Next →' not in page
     assert client.get(f"/u/{unknown_case.public_id}/5/")["Location"].endswith("/4/")
 
 
@@ -213,3 +213,17 @@ def test_row_order_of_tables_is_kept(client, unknown_case):
     client.post(f"/u/{unknown_case.public_id}/differential/", {"skip": "1"})
     body = client.get(f"/u/{unknown_case.public_id}/4/").content.decode()
     assert body.index("Zeta") < body.index("Alpha")
+
+
+def test_unknown_figure_viewer_is_gated_and_names_nothing(client, unknown_case):
+    url = f"/u/{unknown_case.public_id}/figures/1/"
+    assert client.get(url).status_code == 404  # images not reached yet
+    _walk(client, unknown_case, upto=2)
+    page = client.get(url + "?slice=2").content.decode()
+    assert "Right apical opacity." in page
+    assert "Lung adenocarcinoma" not in page and unknown_case.slug not in page
+    assert "Slice <output>2</output> of 3" in page
+    fragment = client.get(url + "?slice=3", headers=HX).content.decode()
+    assert "<html" not in fragment and f'action="{url}"' in fragment
+    # Figure 2 is revealed with the diagnosis.
+    assert client.get(f"/u/{unknown_case.public_id}/figures/2/").status_code == 404

@@ -5,7 +5,7 @@ document.addEventListener("keydown", (event) => {
   if (event.target.closest("input, textarea, select, [contenteditable]")) return;
   const rel = { ArrowRight: "next", ArrowLeft: "prev" }[event.key];
   if (!rel) return;
-  const link = document.querySelector(`#unknown-step a[rel=${rel}]`);
+  const link = document.querySelector(`#unknown-step .step-nav a[rel=${rel}]`);
   if (!link) return;
   event.preventDefault();
   // A fast key press can land before htmx has wired up freshly swapped links.

@@ -128,7 +128,9 @@
   function stageReady(stage) {
     const viewer = stage.closest(VIEWER);
     if (!viewer) return;
-    if (stage.dataset.url && location.pathname + location.search !== stage.dataset.url) {
+    // A viewer inside a page with its own address (an unknown-case step) leaves it alone.
+    const keepUrl = stage.closest("[data-keep-url]");
+    if (!keepUrl && stage.dataset.url && location.pathname + location.search !== stage.dataset.url) {
       history.replaceState(history.state, "", stage.dataset.url);
     }
     const range = slider(viewer);

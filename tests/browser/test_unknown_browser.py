@@ -66,3 +66,30 @@ def test_walk_an_unknown_case_with_the_keyboard_and_the_back_button(
     page.wait_for_url(f"{base}/4/")
     page.keyboard.press("ArrowLeft")
     page.wait_for_url(f"{base}/3/")
+
+
+def test_stack_viewer_in_unknown_mode_keeps_the_step_address(live_server, page, screenshot_dir):
+    from cases.importers.dicom import dicom_import
+    from cases.models import Case
+    from tests.conftest import DEMO_DIR
+
+    case = Case.objects.create(
+        slug="head-ct-quiz",
+        title="Head CT quiz",
+        unknown_title="70-year-old man, fell at home",
+        status=Case.Status.PUBLISHED,
+        history="Fell at home.",
+        diagnosis="Chronic infarct",
+    )
+    dicom_import(case=case, source=DEMO_DIR / "dicom" / "ct-head-ge.zip", caption="Head CT.")
+    step = f"{live_server.url}/u/{case.public_id}/2/"
+    page.goto(f"{live_server.url}/u/{case.public_id}/")
+    page.goto(step)
+    viewer = page.locator("#viewer-1")
+    assert "Slice 15 of 28" in viewer.locator("label").inner_text()
+    viewer.focus()
+    page.keyboard.press("ArrowDown")
+    page.wait_for_function("document.querySelector('#viewer-1 output').textContent === '16'")
+    assert page.url == step
+    assert case.slug not in page.content()
+    page.screenshot(path=str(screenshot_dir / "unknown-images-stack.png"))
