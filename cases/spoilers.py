@@ -111,3 +111,11 @@ def spoiler_redact(case: Case) -> int:
             changed += 1
     return changed
 
+
+def spoiler_report(case: Case) -> list[str]:
+    """Lines for an importer's output: what names the diagnosis early (masked in unknown mode)."""
+    return [
+        f"spoiler check, {case.slug}: {w.field} names “{w.phrase}” (masked in unknown mode; "
+        f"redact at /admin/cases/case/{case.pk}/spoilers/)"
+        for w in spoiler_check(case)
+    ]

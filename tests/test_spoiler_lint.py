@@ -78,3 +78,19 @@ def test_admin_spoiler_page_is_for_staff_only(client, learner, spoiled):
     response = client.get(f"/admin/cases/case/{spoiled.pk}/spoilers/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_importers_report_what_names_the_diagnosis_early(capsys):
+    from django.core.management import call_command
+
+    from tests.conftest import DEMO_DIR
+
+    medpix = DEMO_DIR / "medpix"
+    call_command(
+        "import_medpix",
+        str(medpix / "Case_topic.json"),
+        descriptions=str(medpix / "Descriptions.json"),
+        images=str(medpix / "images"),
+    )
+    err = capsys.readouterr().err
+    assert "spoiler check, medpix-mpx2322-arachnoid-cyst: findings names “Arachnoid Cyst”" in err

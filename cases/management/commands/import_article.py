@@ -7,6 +7,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from cases.importers.article import ArticleFormatError, article_import
+from cases.spoilers import spoiler_report
 
 
 class Command(BaseCommand):
@@ -36,3 +37,5 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"{path}: cannot read the file: {exc.strerror or exc}") from exc
         self.stdout.write(case.get_absolute_url())
+        for line in spoiler_report(case):
+            self.stderr.write(line)

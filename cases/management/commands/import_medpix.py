@@ -7,6 +7,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cases.importers.medpix import MedpixImportError, medpix_import
+from cases.spoilers import spoiler_report
 
 
 class Command(BaseCommand):
@@ -46,3 +47,6 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(result.summary()))
         for line in result.skipped_lines():
             self.stdout.write(f"  {line}")
+        for case in result.cases:
+            for line in spoiler_report(case):
+                self.stderr.write(line)
