@@ -150,6 +150,7 @@ class ViewState:
     figure: Figure
     base_url: str = ""
     caption: str = ""
+    alt_text: str = ""
     annotations_allowed: bool = True
     index: int = 0
     window_width: float | None = None
@@ -167,6 +168,7 @@ class ViewState:
         *,
         base_url: str | None = None,
         caption: str | None = None,
+        alt_text: str | None = None,
         annotations_allowed: bool = True,
     ) -> ViewState:
         """The view an author chose: the middle of a stack, the figure's (or DICOM's) window."""
@@ -179,6 +181,7 @@ class ViewState:
             figure=figure,
             base_url=base_url or reverse("cases:figure", args=[figure.case.slug, figure.number]),
             caption=figure.caption if caption is None else caption,
+            alt_text=(figure.alt_text if alt_text is None else alt_text) or figure.label,
             annotations_allowed=annotations_allowed,
             index=index,
             window_width=width,
@@ -193,11 +196,16 @@ class ViewState:
         *,
         base_url: str | None = None,
         caption: str | None = None,
+        alt_text: str | None = None,
         annotations_allowed: bool = True,
     ) -> ViewState:
         """Parse a query string; anything out of range is clamped or falls back to the default."""
         default = cls.for_figure(
-            figure, base_url=base_url, caption=caption, annotations_allowed=annotations_allowed
+            figure,
+            base_url=base_url,
+            caption=caption,
+            alt_text=alt_text,
+            annotations_allowed=annotations_allowed,
         )
         count = default.count
         index = _int_param(query, "slice", default.index + 1) - 1

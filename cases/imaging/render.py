@@ -412,7 +412,7 @@ def _annotation_shapes(
     annotation: Annotation, x: float, y: float, unit: float
 ) -> list[tuple[list[tuple[float, float]], int]]:
     if annotation.kind == Annotation.Kind.STAR:
-        radius = 11 * unit
+        radius = 14 * unit
         points = []
         for i in range(10):
             r = radius if i % 2 == 0 else radius * 0.45
@@ -423,7 +423,7 @@ def _annotation_shapes(
     a = math.radians(annotation.angle)
     dx, dy = math.cos(a), -math.sin(a)  # pointing direction
     px, py = -dy, dx  # perpendicular
-    head_length, head_half = 14 * unit, 7 * unit
+    head_length, head_half = 20 * unit, 10 * unit
     base = (x - dx * head_length, y - dy * head_length)
     head = [
         (x, y),
@@ -432,8 +432,8 @@ def _annotation_shapes(
     ]
     shapes = []
     if annotation.kind != Annotation.Kind.ARROWHEAD:
-        half = (1.2 if annotation.kind == Annotation.Kind.THIN_ARROW else 2.5) * unit
-        length = 42 * unit
+        half = (1.5 if annotation.kind == Annotation.Kind.THIN_ARROW else 3) * unit
+        length = 60 * unit
         start = (x - dx * length, y - dy * length)
         shaft = [
             (start[0] + px * half, start[1] + py * half),

@@ -78,6 +78,7 @@ def viewer_context(
     base_url: str,
     caption: str,
     annotations_allowed: bool,
+    alt_text: str | None = None,
 ) -> dict:
     """The context for ``"cases/figure.html#viewer"``, standalone or through ``{% include %}``.
 
@@ -88,8 +89,8 @@ def viewer_context(
     viewer is built on it, so nothing in the output names the case. ``caption`` is the text
     shown under the figure (the caller decides full or spoiler-free; Markdown inline). With
     ``annotations_allowed=False`` no annotation markup, toggle or annotated image URL
-    appears. The alt text is ``figure.alt_text``. Prefetch ``slices`` and ``annotations`` on
-    the figure to keep the query count flat.
+    appears. The alt text is ``figure.alt_text`` unless ``alt_text`` is given (e.g. masked).
+    Prefetch ``slices`` and ``annotations`` on the figure to keep the query count flat.
 
     The returned dict is ``{"item": {"figure": figure, "view": ViewState}}``; the partial
     reads ``item``, as the article page's loop does. For htmx requests render the partial
@@ -101,6 +102,7 @@ def viewer_context(
         query,
         base_url=base_url,
         caption=caption,
+        alt_text=alt_text,
         annotations_allowed=annotations_allowed,
     )
     return {"item": {"figure": figure, "view": view}}
@@ -138,7 +140,10 @@ def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpRespo
     params = _render_params(request.GET)
     if params is None:
         return HttpResponseBadRequest("Bad image parameters.")
-    client_etags = parse_etags(request.headers.get("If-None-Match", ""))
+    # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
+    client_etags = {
+        t.removeprefix("W/") for t in parse_etags(request.headers.get("If-None-Match", ""))
+    }
     if client_etags and params["window_width"] is not None:
         etag = render_etag(render_key(token, fmt=fmt, **params))
         if etag in client_etags and _TOKEN.fullmatch(token):
@@ -149,7 +154,7 @@ def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpRespo
         annotations = annotations_for_slice(image.figure.annotations.all(), image)
     render_args = {k: v for k, v in params.items() if k != "annotations"}
     etag = render_etag(slice_render_key(image, annotations=annotations, fmt=fmt, **render_args))
-    if etag in client_etags:
+    if etag in client_etags or "*" in client_etags:
         return _not_modified(etag)
     data = slice_render(image, annotations=annotations, fmt=fmt, **render_args)
     response = HttpResponse(data, content_type=FORMATS[fmt])

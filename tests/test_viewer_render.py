@@ -1,0 +1,173 @@
+"""The render endpoint: DICOM windowing on the real CT series, zoom, annotations, formats,
+ETag/304 and the render store, bad parameters."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from PIL import Image
+
+from cases.imaging.ingest import slice_create_from_bytes
+from cases.imaging.render import slice_decode, slice_render
+from cases.models import Annotation, Case, Figure, Slice
+from cases.viewstate import slice_image_url
+
+pytestmark = pytest.mark.django_db
+
+CT_ZIP = Path(__file__).resolve().parent.parent / "cases" / "demo" / "dicom" / "ct-head-ge.zip"
+
+
+def linear_voi(hu: float, width: float, center: float) -> int:
+    """PS3.3 C.11.2.1.2.1 written out case by case, for one value (independent of the app)."""
+    if hu <= center - 0.5 - (width - 1) / 2:
+        return 0
+    if hu > center - 0.5 + (width - 1) / 2:
+        return 255
+    return int(((hu - (center - 0.5)) / (width - 1) + 0.5) * 255 + 0.5)
+
+
+def series() -> list[tuple[str, bytes]]:
+    with zipfile.ZipFile(CT_ZIP) as archive:
+        return [(n, archive.read(n)) for n in sorted(archive.namelist()) if n.endswith(".dcm")]
+
+
+@pytest.fixture
+def ct_figure() -> Figure:
+    case = Case.objects.create(slug="ct", title="CT", status=Case.Status.PUBLISHED)
+    figure = Figure.objects.create(case=case, number=1, window_width=80, window_center=40)
+    for position, (name, data) in enumerate(series()):
+        slice_create_from_bytes(figure=figure, name=name, data=data, position=position)
+    return figure
+
+
+def png(response) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(response.content)))
+
+
+def test_every_slice_of_the_ct_series_matches_the_dicom_formula(client, ct_figure):
+    stored = {s.position: s for s in ct_figure.slices.all()}
+    assert len(stored) == 28
+    for position, (_name, data) in enumerate(series()):
+        ds = pydicom.dcmread(io.BytesIO(data))
+        hu = ds.pixel_array.astype(np.float64) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+        for width, center in ((80, 40), (2500, 480)):
+            url = slice_image_url(stored[position], window_width=width, window_center=center)
+            shown = png(client.get(url))
+            # Every distinct HU value in the slice, through the formula written out above.
+            values, first = np.unique(hu, return_index=True)
+            expected = np.array([linear_voi(v, width, center) for v in values])
+            assert np.array_equal(shown.ravel()[first], expected), (position, width)
+    # The slices are in order along the stack, not in file-name order.
+    locations = [stored[p].slice_location for p in range(28)]
+    assert locations == sorted(locations) or locations == sorted(locations, reverse=True)
+
+
+def test_zoom_is_a_crop_of_full_resolution_pixels_scaled_to_the_output(client, ct_figure):
+    image = ct_figure.slices.get(position=14)
+    full = png(client.get(slice_image_url(image, window_width=80, window_center=40)))
+    url = slice_image_url(image, window_width=80, window_center=40, zoom=2, cx=0.25, cy=0.75)
+    zoomed = png(client.get(url))
+    assert zoomed.shape == full.shape == (512, 512)
+    crop = full[256:512, 0:256]  # the lower-left quarter, magnified twice
+    nearest = np.kron(crop, np.ones((2, 2), dtype=np.uint8))
+    assert np.abs(zoomed.astype(int) - nearest).mean() < 4
+    assert np.abs(zoomed.astype(int) - np.kron(full[0:256, 256:512], np.ones((2, 2)))).mean() > 20
+    # A centre too near the edge is clamped so the box stays inside the image.
+    edge = slice_image_url(image, window_width=80, window_center=40, zoom=2, cx=0.0, cy=1.0)
+    assert np.array_equal(png(client.get(edge)), zoomed)
+
+
+def test_jpeg_output_and_size(client, ct_figure):
+    image = ct_figure.slices.get(position=3)
+    response = client.get(slice_image_url(image, window_width=80, window_center=40, fmt="jpeg",
+                                           size=256))  # fmt: skip
+    assert response["Content-Type"] == "image/jpeg"
+    picture = Image.open(io.BytesIO(response.content))
+    assert (picture.format, picture.size) == ("JPEG", (256, 256))
+    assert ".jpg?" in slice_image_url(image, window_width=1, window_center=1, fmt="jpeg")
+
+
+def test_annotations_are_drawn_only_on_their_slice_and_only_when_asked(client, ct_figure):
+    arrow = Annotation.objects.create(figure=ct_figure, x=0.5, y=0.5, angle=225, slice_index=14)
+    annotated, other = ct_figure.slices.get(position=14), ct_figure.slices.get(position=2)
+    plain = png(client.get(slice_image_url(annotated, window_width=80, window_center=40)))
+    drawn = slice_render(annotated, window_width=80, window_center=40, annotations=[arrow])
+    drawn = np.asarray(Image.open(io.BytesIO(drawn)))
+    assert drawn.shape == (512, 512, 3)
+    yellow = (drawn[..., 0] > 200) & (drawn[..., 1] > 170) & (drawn[..., 2] < 80)
+    assert 200 < yellow.sum() < 5000
+    ys, xs = np.nonzero(yellow)
+    # The tip is at the centre and the shaft runs up and to the right (angle 225: down-left).
+    assert abs(xs.min() - 256) < 20 and ys.max() < 270 and xs.max() > 256 + 20
+    assert np.array_equal(drawn[..., 0][~yellow & (np.abs(drawn[..., 0] - plain) < 1)],
+                          plain[~yellow & (np.abs(drawn[..., 0] - plain) < 1)])  # fmt: skip
+    # Through the view: an ``ann`` digest asks for them; another slice has none to draw.
+    from cases.imaging.render import annotations_digest
+
+    digest = annotations_digest([arrow])
+    url = slice_image_url(annotated, window_width=80, window_center=40, annotations=digest)
+    assert png(client.get(url)).shape == (512, 512, 3)
+    url = slice_image_url(other, window_width=80, window_center=40, annotations=digest)
+    assert png(client.get(url)).ndim == 2
+
+
+def test_repeat_is_304_without_a_query_and_a_render_takes_one(client, ct_figure):
+    image = ct_figure.slices.get(position=5)
+    url = slice_image_url(image, window_width=400, window_center=40, size=1024)
+    with CaptureQueriesContext(connection) as queries:
+        first = client.get(url)
+    assert first.status_code == 200 and len(queries) == 1
+    etag = first["ETag"]
+    assert etag.startswith('"') and image.token not in etag
+    assert "immutable" in first["Cache-Control"] and "max-age=31536000" in first["Cache-Control"]
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(url, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and len(queries) == 0
+    assert again["ETag"] == etag and again.content == b""
+    # A list of tags, or a weak comparison, still matches; another window does not.
+    assert client.get(url, headers={"If-None-Match": f'"x", W/{etag}'}).status_code == 304
+    other = slice_image_url(image, window_width=80, window_center=40, size=1024)
+    assert client.get(other, headers={"If-None-Match": etag}).status_code == 200
+    # Without a window in the URL the figure's is used, and the ETag is the same rendering's.
+    implicit = client.get(slice_image_url(image, size=1024).replace("?", "?x=1&"))
+    explicit = client.get(slice_image_url(image, window_width=80, window_center=40, size=1024))
+    assert implicit["ETag"] == explicit["ETag"]
+
+
+def test_render_store_is_shared_a_new_worker_does_not_decode_again(client, ct_figure):
+    image = ct_figure.slices.get(position=7)
+    url = slice_image_url(image, window_width=1500, window_center=-600)
+    first = client.get(url).content
+    slice_decode.cache_clear()  # as in another worker process
+    assert client.get(url).content == first
+    assert slice_decode.cache_info().misses == 0
+
+
+def test_bad_image_parameters_are_400_or_clamped_never_500(client, ct_figure):
+    image = ct_figure.slices.get(position=0)
+    base = slice_image_url(image)
+    for query in ("ww=abc&wc=1", "size=999", "size=inf", "zoom=nan", "cx=1e999", "ann=zz",
+                  "ann=0123456789abcdef"):  # fmt: skip
+        assert client.get(f"{base}?{query}").status_code == 400, query
+    for query in ("zoom=1e9&cx=-4&cy=9", "ww=-3&wc=1e12", "ww=0&wc=0", "invert=2", "size=256"):
+        response = client.get(f"{base}?{query}")
+        assert response.status_code == 200, query
+        assert Image.open(io.BytesIO(response.content)).size[0] in (256, 512)
+    assert client.get("/img/not-a-token.png").status_code == 404
+    assert client.get(f"/img/{'0' * 32}.png").status_code == 404
+    assert client.post(base).status_code == 405
+
+
+def test_draft_images_are_404_except_for_staff(client, staff, ct_figure):
+    Case.objects.filter(pk=ct_figure.case_id).update(status=Case.Status.DRAFT)
+    url = slice_image_url(Slice.objects.filter(figure=ct_figure).first())
+    assert client.get(url).status_code == 404
+    client.force_login(staff)
+    assert client.get(url).status_code == 200
