@@ -48,7 +48,8 @@ def _thumbnail(image: Slice | None) -> str:
 class AuthorInline(admin.TabularInline):
     model = Author
     extra = 0
-    fields = ["order", "name", "affiliation_marks", "is_corresponding"]
+    fields = ["order", "name", "affiliation_marks", "is_corresponding", "user"]
+    autocomplete_fields = ["user"]
 
 
 class AffiliationInline(admin.TabularInline):
@@ -378,3 +379,6 @@ class TagAdmin(admin.ModelAdmin):
 @admin.register(Keyword)
 class KeywordAdmin(admin.ModelAdmin):
     search_fields = ["name"]
+
+
+from .discussion import admin as discussion_admin  # noqa: E402, F401 - registers its models

@@ -214,6 +214,14 @@ class Author(models.Model):
         max_length=40, blank=True, help_text="Affiliation numbers, comma-separated: 1,2"
     )
     is_corresponding = models.BooleanField("corresponding author", default=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="case_authorships",
+        help_text="This author's account here: it is told of new comments on the case.",
+    )
 
     class Meta:
         ordering = ["order", "id"]
@@ -439,3 +447,7 @@ class Attempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case} · {', '.join(self.choices) or 'skipped'}"
+
+
+# The discussion's models live in their own module; Django finds them through this import.
+from .discussion.models import Comment, Follow, ModerationAction, Report  # noqa: E402, F401

@@ -31,3 +31,8 @@ urlpatterns = [
         name="unknown_differential",
     ),
 ]
+
+# Discussion threads (cases/discussion/urls.py): /t/<public_id>/...
+from .discussion.urls import urlpatterns as discussion_urlpatterns  # noqa: E402
+
+urlpatterns += discussion_urlpatterns

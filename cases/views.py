@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
+from .discussion.models import comment_count_subquery
 from .models import Case, Figure, TableRow, Tag
 from .viewstate import ViewState
 
@@ -38,7 +39,9 @@ def _get_case_for_user(request: HttpRequest, slug: str, *, full: bool = False) -
 def library(request: HttpRequest) -> HttpResponse:
     cases = (
         _cases_for_user(request)
-        .annotate(figure_count=Count("figures", distinct=True))
+        .annotate(
+            figure_count=Count("figures", distinct=True), comment_count=comment_count_subquery()
+        )
         .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("kind", "name")))
         .order_by("is_sample", "-year", "title")
     )

@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.forms",
     "django_htmx",
+    "allauth",
+    "allauth.account",
     "cases",
 ]
 
@@ -78,6 +80,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
 ]
 
 ROOT_URLCONF = "caseviewer.urls"
@@ -155,7 +158,65 @@ STORAGES = {
 }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-LOGIN_URL = "/admin/login/"
+
+# Accounts (django-allauth): sign-up with a verified e-mail, log-in by username or e-mail,
+# password reset, and throttled failed log-ins (through the cache, so shared via Redis).
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "/"
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[CaseViewer] "
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": env_str("ACCOUNT_LOGIN_FAILED_LIMIT", "10/m/ip,5/5m/key"),
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+}
+
+# E-mail: printed to the console unless EMAIL_HOST is set, then sent by SMTP.
+_email_host = env_str("EMAIL_HOST")
+if _email_host:
+    _email_port = env_int("EMAIL_PORT", 587)
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": _email_host,
+                "port": _email_port,
+                "username": env_str("EMAIL_HOST_USER"),
+                "password": env_str("EMAIL_HOST_PASSWORD"),
+                "use_tls": env_bool("EMAIL_USE_TLS", _email_port == 587),
+                "use_ssl": env_bool("EMAIL_USE_SSL", _email_port == 465),
+                "timeout": env_int("EMAIL_TIMEOUT", 10),
+            },
+        }
+    }
+else:
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "CaseViewer <caseviewer@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# Background work (notification e-mails) runs after the response, in a small thread pool.
+TASKS = {
+    "default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"},
+    "background": {"BACKEND": "cases.discussion.tasks.ThreadPoolBackend"},
+}
+
+# Discussion threads.
+DISCUSSION_REQUIRES_LOGIN = env_bool("DISCUSSION_REQUIRES_LOGIN", True)
+DISCUSSION_MAX_CHARS = env_int("DISCUSSION_MAX_CHARS", 10_000)
+DISCUSSION_POSTS_PER_MINUTE = env_int("DISCUSSION_POSTS_PER_MINUTE", 5)
+DISCUSSION_POSTS_PER_HOUR = env_int("DISCUSSION_POSTS_PER_HOUR", 60)
+DISCUSSION_EDIT_MINUTES = env_int("DISCUSSION_EDIT_MINUTES", 15)
+DISCUSSION_PAGE_SIZE = 50
 
 # Uploads and image rendering.
 DATA_UPLOAD_MAX_NUMBER_FILES = 2000

@@ -7,5 +7,6 @@ admin.site.index_title = "Cases and teaching material"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
     path("", include("cases.urls")),
 ]

@@ -109,3 +109,44 @@ def seed_case(db) -> Case:
     return article_import(
         path=SEED_ARTICLE, unknown_title="52-year-old woman with a paraumbilical lump"
     )
+
+
+@pytest.fixture(autouse=True)
+def _tasks_inline(settings):
+    """Background tasks (notification e-mails) run inline, inside the test's transaction."""
+    settings.TASKS = {
+        alias: {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}
+        for alias in settings.TASKS
+    }
+
+
+def member_build(username: str, *, email: str | None = None, **fields):
+    """An account as sign-up leaves it: a verified, primary e-mail address."""
+    from allauth.account.models import EmailAddress
+    from django.contrib.auth import get_user_model
+
+    email = email or f"{username}@example.org"
+    user = get_user_model().objects.create_user(
+        username, email=email, password=f"{username}-pass-123", **fields
+    )
+    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+    return user
+
+
+@pytest.fixture
+def member(db):
+    return member_build("member")
+
+
+@pytest.fixture
+def other_member(db):
+    return member_build("other")
+
+
+@pytest.fixture
+def moderator(db):
+    from django.contrib.auth.models import Group
+
+    user = member_build("moderator")
+    user.groups.add(Group.objects.get(name="Moderators"))
+    return user

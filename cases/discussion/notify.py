@@ -1,0 +1,61 @@
+"""E-mail to a case's authors and the thread's followers when someone comments.
+
+Sent by a task on the "background" backend (a thread pool by default) once the comment is
+committed, so posting never waits for the mail server.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.mail import EmailMessage, mailers
+from django.db import transaction
+from django.tasks import task
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from .models import Comment
+
+logger = logging.getLogger(__name__)
+
+
+def comment_notify_later(*, comment: Comment, base_url: str) -> None:
+    """Queue the notification for after the transaction that saved ``comment`` commits."""
+    transaction.on_commit(lambda: comment_notify.enqueue(comment.pk, base_url))
+
+
+@task(backend="background")
+def comment_notify(comment_id: int, base_url: str) -> int:
+    """Send one e-mail per recipient; return how many were sent."""
+    from .services import notification_recipients
+
+    comment = (
+        Comment.objects.select_related("case", "author", "parent__author")
+        .filter(pk=comment_id, deleted_at__isnull=True, hidden_at__isnull=True)
+        .first()
+    )
+    if comment is None:
+        return 0
+    recipients = notification_recipients(comment=comment)
+    if not recipients:
+        return 0
+    case = comment.case
+    author_ids = set(case.authors.exclude(user=None).values_list("user_id", flat=True))
+    context = {
+        "comment": comment,
+        "case": case,
+        "comment_url": base_url + comment.get_absolute_url(),
+        "thread_url": base_url + reverse("cases:discussion_thread", args=[case.public_id]),
+    }
+    subject = f"New comment by {comment.author_name} on a case discussion"
+    messages = []
+    for user in recipients:
+        user.is_case_author = user.pk in author_ids
+        body = render_to_string(
+            "cases/discussion/email/new_comment.txt", context | {"recipient": user}
+        )
+        messages.append(EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email]))
+    sent = mailers.default.send_messages(messages) or 0
+    logger.info("comment %s: %s notification(s) sent", comment_id, sent)
+    return sent
