@@ -451,3 +451,6 @@ class Attempt(models.Model):
 
 # The discussion's models live in their own module; Django finds them through this import.
 from .discussion.models import Comment, Follow, ModerationAction, Report  # noqa: E402, F401
+
+# The library's models (search documents, difficulty, collections) live in their own module.
+from .library.models import CaseDifficulty, Collection, CollectionItem, SearchDocument  # noqa: E402, F401

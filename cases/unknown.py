@@ -20,10 +20,12 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from .forms import DifferentialForm
+from .imaging.views import viewer_context
+from .library.search import Mode
+from .library.views import library_page
 from .models import Attempt, Case, Figure, RevealStep, Table, TableRow
 from .scoring import differential_score
 from .spoilers import spoiler_patterns, text_mask
-from .imaging.views import viewer_context
 
 SESSION_KEY = "unknown"
 
@@ -198,25 +200,26 @@ def _step_context(request: HttpRequest, case: Case, step: int, steps: list[int])
     return context
 
 
-@require_GET
-def unknown_library(request: HttpRequest) -> HttpResponse:
-    cases = (
-        _unknown_cases_for_user(request)
+def _unknown_cards(cases: QuerySet[Case]) -> QuerySet[Case]:
+    return (
+        cases.select_related("difficulty")
         .prefetch_related("tags")
-        .order_by("unknown_title", "public_id")
-        .only("public_id", "unknown_title", "status", "age", "sex")
+        .only("public_id", "unknown_title", "status", "age", "sex", "difficulty")
     )
-    progress = request.session.get(SESSION_KEY, {})
-    items = [
-        {
-            "case": case,
-            "title": case.unknown_title or "Unknown case",
-            "modalities": [t.name for t in case.tags.all() if t.kind == "modality"],
-            "started": case.public_id in progress,
-        }
-        for case in cases
-    ]
-    return render(request, "cases/unknown/library.html", {"items": items})
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def unknown_library(request: HttpRequest) -> HttpResponse:
+    """Neutral titles; the search reads only what unknown mode shows before the diagnosis."""
+    return library_page(
+        request,
+        cases=_unknown_cases_for_user(request),
+        mode=Mode.UNKNOWN,
+        template="cases/unknown/library.html",
+        cards=_unknown_cards,
+        extra={"progress": request.session.get(SESSION_KEY, {})},
+    )
 
 
 @require_GET

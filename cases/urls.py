@@ -36,3 +36,8 @@ urlpatterns = [
 from .discussion.urls import urlpatterns as discussion_urlpatterns  # noqa: E402
 
 urlpatterns += discussion_urlpatterns
+
+# The library's collections and citation downloads (cases/library/urls.py).
+from .library.urls import urlpatterns as library_urlpatterns  # noqa: E402
+
+urlpatterns += library_urlpatterns

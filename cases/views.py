@@ -6,8 +6,11 @@ from django.db.models import Count, Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
 
 from .discussion.models import comment_count_subquery
+from .library.search import Mode
+from .library.views import library_page
 from .models import Case, Figure, TableRow, Tag
 from .viewstate import ViewState
 
@@ -35,17 +38,27 @@ def _get_case_for_user(request: HttpRequest, slug: str, *, full: bool = False) -
     return get_object_or_404(cases, slug=slug)
 
 
-@require_GET
-def library(request: HttpRequest) -> HttpResponse:
-    cases = (
-        _cases_for_user(request)
-        .annotate(
+def _library_cards(cases: QuerySet[Case]) -> QuerySet[Case]:
+    return (
+        cases.annotate(
             figure_count=Count("figures", distinct=True), comment_count=comment_count_subquery()
         )
+        .select_related("difficulty")
         .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("kind", "name")))
-        .order_by("is_sample", "-year", "title")
     )
-    return render(request, "cases/library.html", {"cases": cases})
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def library(request: HttpRequest) -> HttpResponse:
+    """Search, filters and pages: cases.library.views does the work for both libraries."""
+    return library_page(
+        request,
+        cases=_cases_for_user(request),
+        mode=Mode.ARTICLE,
+        template="cases/library.html",
+        cards=_library_cards,
+    )
 
 
 @require_GET

@@ -1,0 +1,60 @@
+"""Keep the search index in step with the cases: every save that changes indexed text."""
+
+from __future__ import annotations
+
+from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
+from django.dispatch import receiver
+
+from cases.models import Case, Figure, Keyword, Tag
+
+from .search import search_index_case, search_index_cases
+
+
+@receiver(post_save, sender=Case, dispatch_uid="library_case_saved")
+def _case_saved(sender, instance: Case, raw: bool = False, **kwargs) -> None:
+    if not raw:  # fixtures load rows in any order: `manage.py reindex_search` afterwards
+        search_index_case(instance)
+
+
+@receiver(post_save, sender=Figure, dispatch_uid="library_figure_saved")
+@receiver(post_delete, sender=Figure, dispatch_uid="library_figure_deleted")
+def _figure_changed(sender, instance: Figure, raw: bool = False, origin=None, **kwargs) -> None:
+    if raw or _case_deletion(origin):
+        return
+    case = Case.objects.filter(pk=instance.case_id).first()
+    if case is not None:  # gone when the figure goes with its case
+        search_index_case(case)
+
+
+def _case_deletion(origin) -> bool:
+    """Whether a delete started from a case (or cases): its figures go with it, no reindex."""
+    model = getattr(origin, "model", None) or type(origin)
+    return origin is not None and issubclass(model, Case)
+
+
+@receiver(m2m_changed, sender=Case.keywords.through, dispatch_uid="library_keywords_changed")
+@receiver(m2m_changed, sender=Case.tags.through, dispatch_uid="library_tags_changed")
+def _case_labels_changed(sender, instance, action: str, reverse: bool, pk_set, **kwargs) -> None:
+    if not action.startswith("post_"):
+        return
+    if reverse:  # keyword.cases.add(...) and the like
+        search_index_cases(case_ids=pk_set or instance.cases.values_list("pk", flat=True))
+    else:
+        search_index_case(instance)
+
+
+@receiver(post_save, sender=Keyword, dispatch_uid="library_keyword_saved")
+@receiver(post_save, sender=Tag, dispatch_uid="library_tag_saved")
+def _label_renamed(sender, instance, created: bool, raw: bool = False, **kwargs) -> None:
+    if not created and not raw:
+        search_index_cases(case_ids=instance.cases.values_list("pk", flat=True))
+
+
+@receiver(post_migrate, dispatch_uid="library_index_after_migrate")
+def _index_missing(sender, app_config, using: str = "default", **kwargs) -> None:
+    """After migrating an existing installation, index the cases that have no document yet."""
+    if app_config.label != "cases":
+        return
+    missing = Case.objects.using(using).filter(search_document__isnull=True)
+    if missing.exists():
+        search_index_cases(case_ids=list(missing.values_list("pk", flat=True)))

@@ -1,0 +1,5 @@
+"""The library's routes: collections and citation downloads."""
+
+from __future__ import annotations
+
+urlpatterns: list = []
