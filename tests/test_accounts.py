@@ -114,3 +114,14 @@ def test_member_build_makes_verified_accounts(db):
 
     user = member_build("someone")
     assert EmailAddress.objects.get(user=user).verified
+
+
+@pytest.mark.django_db
+def test_demo_learner_logs_in_through_the_site_form(client):
+    import io
+
+    from cases.management.commands.load_demo import Command
+
+    Command(stdout=io.StringIO())._create_accounts()
+    client.post("/accounts/login/", {"login": "learner", "password": "caseviewer-learner"})
+    assert "_auth_user_id" in client.session

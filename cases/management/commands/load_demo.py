@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -116,7 +117,13 @@ class Command(BaseCommand):
             )
             if created:
                 user.set_password(password)
-                user.save(update_fields=["password"])
+                user.email = f"{username}@example.org"
+                user.save(update_fields=["password", "email"])
+            if user.email:
+                # Log-in through /accounts/ needs a verified address (allauth, mandatory).
+                EmailAddress.objects.get_or_create(
+                    user=user, email=user.email, defaults={"verified": True, "primary": True}
+                )
             role = "admin (staff)" if is_admin else "learner"
             note = "" if created else " (existing account; password as set before)"
             self.stdout.write(f"  {role:14} username: {username}  password: {password}{note}")
