@@ -128,6 +128,9 @@ def test_repeat_is_304_without_a_query_and_a_render_takes_one(client, ct_figure)
     assert etag.startswith('"') and image.token not in etag
     assert "immutable" in first["Cache-Control"] and "max-age=31536000" in first["Cache-Control"]
     with CaptureQueriesContext(connection) as queries:
+        stored = client.get(url)  # a published slice's rendering already in the store
+    assert stored.content == first.content and stored["ETag"] == etag and len(queries) == 0
+    with CaptureQueriesContext(connection) as queries:
         again = client.get(url, headers={"If-None-Match": etag})
     assert again.status_code == 304 and len(queries) == 0
     assert again["ETag"] == etag and again.content == b""
@@ -171,3 +174,13 @@ def test_draft_images_are_404_except_for_staff(client, staff, ct_figure):
     assert client.get(url).status_code == 404
     client.force_login(staff)
     assert client.get(url).status_code == 200
+
+
+def test_a_case_returned_to_draft_stops_serving_its_images(client, ct_figure):
+    from cases.imaging import views
+
+    url = slice_image_url(ct_figure.slices.first(), window_width=80, window_center=40)
+    assert client.get(url).status_code == 200
+    Case.objects.filter(pk=ct_figure.case_id).update(status=Case.Status.DRAFT)
+    views._published_until.clear()  # as after PUBLISHED_MEMORY_SECONDS
+    assert client.get(url).status_code == 404

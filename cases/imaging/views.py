@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Mapping
 
 from django.http import (
@@ -31,6 +32,7 @@ from cases.viewstate import RENDER_SIZES, ViewState, window_param
 from .render import (
     FORMATS,
     annotations_for_slice,
+    render_cache_get,
     render_etag,
     render_key,
     slice_render,
@@ -41,6 +43,12 @@ from .render import (
 # parameter is in the query string), so browsers may keep them for a year.
 IMAGE_CACHE_CONTROL = "private, max-age=31536000, immutable"
 _TOKEN = re.compile(r"[0-9a-f]{32}")
+# Tokens of published slices seen in the last few seconds (per worker, a cache only): a
+# repeat of a rendering already in the store is then served without a database query. A
+# case returned to draft stops serving its already-rendered images within this time.
+PUBLISHED_MEMORY_SECONDS = 30.0
+PUBLISHED_MEMORY_SIZE = 20_000
+_published_until: dict[str, float] = {}
 _DIGEST = re.compile(r"[0-9a-f]{10}")
 
 
@@ -133,21 +141,28 @@ def figure(request: HtmxHttpRequest, slug: str, number: int) -> HttpResponse:
 def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpResponse:
     """A slice rendered at the window, zoom, annotations and size in the query string.
 
-    A repeat with a matching ``If-None-Match`` gets 304 without a database query when the URL
-    names its window (as the viewer's URLs do); otherwise one query finds the slice, its
-    figure and case. Unreadable parameters are a 400, out-of-range ones are clamped.
+    When the URL names its window (as the viewer's URLs do), a matching ``If-None-Match``
+    gets 304, and a rendering already in the store of a slice seen published in the last
+    ``PUBLISHED_MEMORY_SECONDS`` is served, both without a database query; otherwise one
+    query finds the slice, its figure and case. Unreadable parameters are a 400, out-of-range
+    ones are clamped.
     """
     params = _render_params(request.GET)
     if params is None:
         return HttpResponseBadRequest("Bad image parameters.")
     # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
-    client_etags = {
-        t.removeprefix("W/") for t in parse_etags(request.headers.get("If-None-Match", ""))
-    }
-    if client_etags and params["window_width"] is not None:
-        etag = render_etag(render_key(token, fmt=fmt, **params))
-        if etag in client_etags and _TOKEN.fullmatch(token):
+    header = request.headers.get("If-None-Match", "")
+    client_etags = {t.removeprefix("W/") for t in parse_etags(header)}
+    if params["window_width"] is not None and _TOKEN.fullmatch(token):
+        # The URL names the whole rendering: answer from the ETag or the render store alone.
+        key = render_key(token, fmt=fmt, **params)
+        etag = render_etag(key)
+        if etag in client_etags:
             return _not_modified(etag)
+        if _published_until.get(token, 0.0) > time.monotonic():
+            data = render_cache_get(key)
+            if data is not None:
+                return _image_response(data, fmt, etag)
     image = _get_slice_for_user(request, token)
     annotations = []
     if params["annotations"]:
@@ -157,10 +172,22 @@ def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpRespo
     if etag in client_etags or "*" in client_etags:
         return _not_modified(etag)
     data = slice_render(image, annotations=annotations, fmt=fmt, **render_args)
+    if image.figure.case.is_published:
+        _published_remember(token)
+    return _image_response(data, fmt, etag)
+
+
+def _image_response(data: bytes, fmt: str, etag: str) -> HttpResponse:
     response = HttpResponse(data, content_type=FORMATS[fmt])
     response["ETag"] = etag
     response["Cache-Control"] = IMAGE_CACHE_CONTROL
     return response
+
+
+def _published_remember(token: str) -> None:
+    if len(_published_until) >= PUBLISHED_MEMORY_SIZE:
+        _published_until.clear()
+    _published_until[token] = time.monotonic() + PUBLISHED_MEMORY_SECONDS
 
 
 def _not_modified(etag: str) -> HttpResponse:

@@ -1,0 +1,343 @@
+"""Viewer speed, printed as figures (not a timed test). Run: .venv/bin/python bench/viewer.py
+
+Everything runs in one go on scratch data (a temporary SQLite database and media folder with
+the demo head CT imported), so the figures compare like with like on this machine:
+
+1. in-process render latency of one 512x512 CT slice: fully cold (read + decode + window +
+   encode), decoded-warm, from the render store, and a 2x zoomed crop;
+2. the query count per image request (200 from the store, 304, uncached);
+3. through gunicorn (``--workers`` = cores) with one load generator: cached renders, the
+   same bytes as a static file served by whitenoise (the ceiling), 304 answers, uncached
+   renders cycling through all 28 slices with a new window each time (no render store hit),
+   a sequential scroll of the 28 slices, and the htmx fragment a scroll step fetches;
+4. Orthanc's ``/instances/{id}/rendered`` on the same slice and window, when ``Orthanc`` is
+   installed (Debian package ``orthanc``): started here on loopback with a scratch config.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CT_ZIP = ROOT / "cases" / "demo" / "dicom" / "ct-head-ge.zip"
+DURATION = float(os.environ.get("BENCH_SECONDS", "4"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 2)))
+
+
+# --- a small HTTP load generator (the same for every target, so ratios are fair) ---------
+
+
+def _request(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{extra}\r\n".encode())
+        chunks = []
+        while data := sock.recv(262144):
+            chunks.append(data)
+    response = b"".join(chunks)
+    head, _, body = response.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+def _client(args) -> tuple[int, list[int]]:
+    port, paths, headers, deadline, offset = args
+    done, statuses = 0, []
+    i = offset
+    while time.time() < deadline:
+        status, _ = _request(port, paths[i % len(paths)], headers)
+        statuses.append(status)
+        done += 1
+        i += CLIENTS
+    return done, sorted(set(statuses))
+
+
+def throughput(port: int, paths: list[str], headers: dict[str, str] | None = None) -> float:
+    """Requests per second with CLIENTS concurrent connections for DURATION seconds."""
+    _request(port, paths[0], headers)  # warm
+    deadline = time.time() + DURATION
+    with multiprocessing.Pool(CLIENTS) as pool:
+        results = pool.map(_client, [(port, paths, headers, deadline, i) for i in range(CLIENTS)])
+    statuses = sorted({s for _, ss in results for s in ss})
+    if any(s >= 400 for s in statuses):
+        raise RuntimeError(f"bad statuses {statuses} for {paths[0]}")
+    return sum(n for n, _ in results) / DURATION
+
+
+def sequential_ms(port: int, paths: list[str], headers: dict[str, str] | None = None) -> float:
+    start = time.perf_counter()
+    for path in paths:
+        _request(port, path, headers)
+    return (time.perf_counter() - start) * 1000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 20) -> None:
+    start = time.time()
+    while time.time() - start < timeout:
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+# --- set-up ---------------------------------------------------------------------------------
+
+
+def setup(scratch: Path) -> dict:
+    """Migrate a scratch database, import the head CT, and return what the bench needs."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from cases.importers.dicom import dicom_import
+    from cases.models import Case
+
+    case = Case.objects.create(slug="bench-ct", title="Bench CT", status=Case.Status.PUBLISHED)
+    dicom_import(case=case, source=CT_ZIP)
+    figure = case.figures.get()
+    return {"case": case, "figure": figure, "slices": list(figure.slices.all())}
+
+
+def in_process(data: dict) -> None:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from cases.imaging import render
+    from cases.viewstate import slice_image_url
+
+    slices = data["slices"]
+    middle = slices[14]
+
+    def timed(fn, repeat: int) -> float:
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times) * 1000
+
+    def uncached(image, fmt="png", zoom=1.0, decode_cold=False, counter=[0]):  # noqa: B006
+        counter[0] += 1
+        if decode_cold:
+            render.slice_decode.cache_clear()
+        # A window never asked before, so the render store cannot help.
+        return render.slice_render(image, window_width=80, window_center=40 + counter[0] * 1e-3,
+                                   zoom=zoom, cx=0.4, cy=0.45, fmt=fmt)  # fmt: skip
+
+    print("\n1. In-process render of one 512x512 CT slice (median ms)")
+    for fmt in ("png", "jpeg"):
+        cold = timed(lambda f=fmt: uncached(middle, f, decode_cold=True), 15)
+        warm = timed(lambda f=fmt: uncached(middle, f), 40)
+        zoomed = timed(lambda f=fmt: uncached(middle, f, zoom=2.0), 40)
+        render.slice_render(middle, window_width=80, window_center=40, fmt=fmt)
+        stored = timed(
+            lambda f=fmt: render.slice_render(middle, window_width=80, window_center=40, fmt=f),
+            200,
+        )
+        print(f"   {fmt:4}  cold (read+decode) {cold:6.2f}   decoded-warm {warm:6.2f}   "
+              f"2x zoom crop {zoomed:6.2f}   from the render store {stored:6.3f}")  # fmt: skip
+
+    client = Client()
+    url = slice_image_url(middle, window_width=80, window_center=40)
+    first = client.get(url)
+    with CaptureQueriesContext(connection) as q200:
+        client.get(url)
+    with CaptureQueriesContext(connection) as q304:
+        status = client.get(url, headers={"If-None-Match": first["ETag"]}).status_code
+    fresh = slice_image_url(middle, window_width=81, window_center=40)
+    with CaptureQueriesContext(connection) as qnew:
+        client.get(fresh)
+    print("\n2. Database queries per image request")
+    print(f"   200 from the store: {len(q200)}   304 ({status}): {len(q304)}   "
+          f"uncached render: {len(qnew)}")  # fmt: skip
+
+    figure_url = f"/cases/{data['case'].slug}/figures/1/"
+    htmx = {"HX-Request": "true"}
+    times = []
+    for number in range(1, 29):
+        start = time.perf_counter()
+        client.get(f"{figure_url}?slice={number}&ww=80&wc=40", headers=htmx)
+        times.append(time.perf_counter() - start)
+    print(f"   scroll step fragment (test client): median {statistics.median(times) * 1000:.2f} ms")
+
+
+def gunicorn_runs(env: dict, data: dict, static_root: Path) -> dict:
+    from cases.viewstate import slice_image_url
+
+    slices = data["slices"]
+    middle = slices[14]
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "caseviewer.wsgi:application", "--bind",
+         f"127.0.0.1:{port}", "--workers", str(WORKERS), "--log-level", "warning"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )  # fmt: skip
+    results: dict[str, float] = {}
+    try:
+        wait_for(f"http://127.0.0.1:{port}/")
+        for fmt in ("jpeg", "png"):
+            url = slice_image_url(middle, window_width=80, window_center=40, fmt=fmt)
+            status, body = _request(port, url)
+            static_name = f"bench/slice.{'jpg' if fmt == 'jpeg' else 'png'}"
+            (static_root / static_name).parent.mkdir(parents=True, exist_ok=True)
+            (static_root / static_name).write_bytes(body)
+        # whitenoise indexes STATIC_ROOT at start-up: restart the workers to see the files.
+        os.killpg(server.pid, signal.SIGHUP)
+        time.sleep(2)
+        wait_for(f"http://127.0.0.1:{port}/static/bench/slice.jpg")
+        for fmt, ext in (("jpeg", "jpg"), ("png", "png")):
+            url = slice_image_url(middle, window_width=80, window_center=40, fmt=fmt)
+            results[f"cached {fmt}"] = throughput(port, [url])
+            results[f"static {fmt}"] = throughput(port, [f"/static/bench/slice.{ext}"])
+            status, _ = _request(port, url)
+            etag = urllib.request.urlopen(f"http://127.0.0.1:{port}{url}").headers["ETag"]
+            results[f"304 {fmt}"] = throughput(port, [url], {"If-None-Match": etag})
+            # Uncached: every request a slice and window never rendered before.
+            base = 40 + (0.001 if fmt == "jpeg" else 0.002)
+            cycle = [
+                slice_image_url(slices[i % 28], window_width=80, window_center=base + i * 1e-6,
+                                fmt=fmt)
+                for i in range(200_000)
+            ]  # fmt: skip
+            results[f"uncached {fmt}"] = throughput(port, cycle)
+            scroll = [
+                slice_image_url(s, window_width=81 + (fmt == "png"), window_center=41, fmt=fmt)
+                for s in slices
+            ]
+            results[f"scroll ms {fmt}"] = sequential_ms(port, scroll)
+            results[f"scroll again ms {fmt}"] = sequential_ms(port, scroll)
+        fragment = [f"/cases/bench-ct/figures/1/?slice={i % 28 + 1}&ww=80&wc=40" for i in range(28)]
+        results["fragment"] = throughput(port, fragment, {"HX-Request": "true"})
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(10)
+    return results
+
+
+def orthanc_runs(scratch: Path, data: dict) -> dict | None:
+    binary = shutil.which("Orthanc")
+    if not binary:
+        return None
+    from cases.imaging.ingest import dicom_series_read
+
+    port = free_port()
+    folder = scratch / "orthanc"
+    folder.mkdir()
+    config = {
+        "Name": "bench", "StorageDirectory": str(folder), "IndexDirectory": str(folder),
+        "HttpPort": port, "DicomServerEnabled": False, "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": False, "Plugins": [], "HttpCompressionEnabled": False,
+        "StorageCompression": False, "HttpThreadsCount": 50,
+    }  # fmt: skip
+    (folder / "config.json").write_text(json.dumps(config))
+    server = subprocess.Popen([binary, str(folder / "config.json")], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        wait_for(f"http://127.0.0.1:{port}/system")
+        ids = []
+        # The same (original) files, in the stack's order.
+        for _name, ds in dicom_series_read(CT_ZIP):
+            import io
+
+            buffer = io.BytesIO()
+            ds.save_as(buffer, enforce_file_format=True)
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/instances", data=buffer.getvalue(), method="POST"
+            )
+            ids.append(json.loads(urllib.request.urlopen(request).read())["ID"])
+        query = "?window-center=40&window-width=80"
+        jpeg = {"Accept": "image/jpeg"}
+        middle = f"/instances/{ids[14]}/rendered{query}"
+        status, body = _request(port, middle, jpeg)
+        if status != 200 or not body.startswith(b"\xff\xd8"):
+            return {"error": f"rendered answered {status}"}
+        results = {
+            "same slice": throughput(port, [middle], jpeg),
+            "cycling": throughput(port, [f"/instances/{i}/rendered{query}" for i in ids], jpeg),
+            "scroll ms": sequential_ms(
+                port, [f"/instances/{i}/rendered{query}" for i in ids], jpeg
+            ),  # fmt: skip
+        }
+        results["scroll again ms"] = sequential_ms(
+            port, [f"/instances/{i}/rendered{query}" for i in ids], jpeg
+        )
+        return results
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(10)
+
+
+def main() -> None:
+    scratch = Path(tempfile.mkdtemp(prefix="caseviewer-bench-"))
+    static_root = scratch / "static"
+    static_root.mkdir()
+    env = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "BENCH_STATIC_ROOT": str(static_root),
+        "DATABASE_URL": f"sqlite:///{scratch / 'db.sqlite3'}",
+        "MEDIA_ROOT": str(scratch / "media"),
+        "DEBUG": "false",
+        "PYTHONPATH": str(ROOT),
+    }
+    env.pop("REDIS_URL", None)
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    try:
+        print(f"CaseViewer viewer bench · {os.cpu_count()} cores · gunicorn {WORKERS} workers · "
+              f"{CLIENTS} clients · {DURATION:g} s per figure")  # fmt: skip
+        data = setup(scratch)
+        in_process(data)
+        web = gunicorn_runs(env, data, static_root)
+        orthanc = orthanc_runs(scratch, data)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    print("\n3. Through gunicorn (requests per second)")
+    for fmt in ("jpeg", "png"):
+        cached, static = web[f"cached {fmt}"], web[f"static {fmt}"]
+        print(f"   {fmt:4}  cached {cached:7.0f}   static ceiling {static:7.0f} "
+              f"(cached/static {cached / static:4.0%}, target ≥ 80%)   304 {web[f'304 {fmt}']:7.0f}"
+              f"   uncached {web[f'uncached {fmt}']:6.0f}")  # fmt: skip
+        print(f"         scroll of 28 slices, uncached {web[f'scroll ms {fmt}']:6.1f} ms, "
+              f"again (render store) {web[f'scroll again ms {fmt}']:6.1f} ms")  # fmt: skip
+    print(f"   htmx scroll-step fragment: {web['fragment']:.0f} per second")
+    print("\n4. Orthanc /instances/{id}/rendered, JPEG, same window")
+    if orthanc is None:
+        print("   Orthanc is not installed (apt-get install orthanc): skipped")
+    elif "error" in orthanc:
+        print(f"   {orthanc['error']}")
+    else:
+        print(f"   same slice {orthanc['same slice']:6.0f}/s   cycling 28 slices "
+              f"{orthanc['cycling']:6.0f}/s   scroll of 28 {orthanc['scroll ms']:6.1f} ms "
+              f"(again {orthanc['scroll again ms']:6.1f} ms)")  # fmt: skip
+        ratio = web["uncached jpeg"] / orthanc["cycling"]
+        print(f"   uncached JPEG renders vs Orthanc cycling: {ratio:.2f}x (target ≥ 1.5x)")
+        scroll = orthanc["scroll ms"] / web["scroll ms jpeg"]
+        print(f"   uncached 28-slice scroll, Orthanc time / ours: {scroll:.2f}x (target ≥ 1x)")
+
+
+if __name__ == "__main__":
+    main()
