@@ -227,3 +227,20 @@ def test_unknown_figure_viewer_is_gated_and_names_nothing(client, unknown_case):
     assert "<html" not in fragment and f'action="{url}"' in fragment
     # Figure 2 is revealed with the diagnosis.
     assert client.get(f"/u/{unknown_case.public_id}/figures/2/").status_code == 404
+
+
+def test_thread_appears_only_at_the_discussion_step(client, learner, unknown_case):
+    from cases.discussion.models import Comment
+
+    Comment.objects.create(
+        case=unknown_case, author=learner, body="Classic apical adenocarcinoma", body_html="x"
+    )
+    client.force_login(learner)
+    thread_url = f"/t/{unknown_case.public_id}/"
+    _walk(client, unknown_case, upto=5)
+    for step in (1, 2, 3, 4, 5):
+        body = client.get(f"/u/{unknown_case.public_id}/{step}/").content.decode()
+        assert thread_url not in body
+    client.get(f"/u/{unknown_case.public_id}/6/")
+    body = client.get(f"/u/{unknown_case.public_id}/6/").content.decode()
+    assert thread_url in body
