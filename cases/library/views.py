@@ -5,20 +5,26 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.db.models import F, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
 
 from cases.models import Case
 
+from .citations import case_bibtex, case_ris, references_ris
 from .facets import SORTS, LibraryFilters, facets_count, filters_apply
+from .models import Collection
 from .search import Mode, search_highlights, search_ranked
 
 PAGE_SIZE = 25
+BIBTEX = "application/x-bibtex"
+RIS = "application/x-research-info-systems"
+_NEWEST = F("year").desc(nulls_last=True)  # the same order on SQLite and PostgreSQL
 _ORDER = {
     Mode.ARTICLE: {
-        "": ("is_sample", "-year", "title", "pk"),
-        "newest": ("-year", "title", "pk"),
+        "": ("is_sample", _NEWEST, "title", "pk"),
+        "newest": (_NEWEST, "title", "pk"),
         "title": ("title", "pk"),
         "added": ("-created", "pk"),
     },
@@ -67,14 +73,55 @@ def library_page(
     if not filters.query:
         sorts.pop("relevance")
     context = {
+        "action": request.path,
         "filters": filters,
         "facets": facets_count(cases, filters, mode=mode),
         "page": page,
         "items": items,
         "sorts": sorts,
         "total": paginator.count,
+        "my_collections": list(Collection.objects.filter(owner=request.user).only("pk", "title"))
+        if request.user.is_authenticated and mode == Mode.ARTICLE
+        else [],
         **(extra or {}),
     }
     if request.htmx and not request.htmx.boosted:
         template += "#results"
     return render(request, template, context)
+
+
+# -- citation downloads -------------------------------------------------------------------
+
+
+def _get_case_for_user(request: HttpRequest, slug: str) -> Case:
+    cases = Case.objects.visible_to(request.user).prefetch_related(
+        "authors", "keywords", "references"
+    )
+    return get_object_or_404(cases, slug=slug)
+
+
+def _download(text: str, *, filename: str, content_type: str) -> HttpResponse:
+    response = HttpResponse(text, content_type=f"{content_type}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_GET
+def citation_bibtex(request: HttpRequest, slug: str) -> HttpResponse:
+    case = _get_case_for_user(request, slug)
+    return _download(case_bibtex(case), filename=f"{case.slug}.bib", content_type=BIBTEX)
+
+
+@require_GET
+def citation_ris(request: HttpRequest, slug: str) -> HttpResponse:
+    case = _get_case_for_user(request, slug)
+    return _download(case_ris(case), filename=f"{case.slug}.ris", content_type=RIS)
+
+
+@require_GET
+def references_ris_download(request: HttpRequest, slug: str) -> HttpResponse:
+    case = _get_case_for_user(request, slug)
+    if not case.references.all():
+        raise Http404("This case lists no references.")
+    filename = f"{case.slug}-references.ris"
+    return _download(references_ris(case), filename=filename, content_type=RIS)
