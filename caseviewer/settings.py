@@ -181,15 +181,16 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "20/m/ip,5/m/key",
 }
 
-# E-mail: printed to the console unless EMAIL_HOST is set, then sent by SMTP.
+# E-mail: SMTP to EMAIL_HOST when it is set, or in production (HTTPS) to the machine's own
+# mail server; otherwise (the laptop demo) printed to the console.
 _email_host = env_str("EMAIL_HOST")
-if _email_host:
-    _email_port = env_int("EMAIL_PORT", 587)
+if _email_host or env_bool("HTTPS", False):
+    _email_port = env_int("EMAIL_PORT", 587 if _email_host else 25)
     MAILERS = {
         "default": {
             "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
             "OPTIONS": {
-                "host": _email_host,
+                "host": _email_host or "localhost",
                 "port": _email_port,
                 "username": env_str("EMAIL_HOST_USER"),
                 "password": env_str("EMAIL_HOST_PASSWORD"),

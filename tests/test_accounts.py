@@ -125,3 +125,42 @@ def test_demo_learner_logs_in_through_the_site_form(client):
     Command(stdout=io.StringIO())._create_accounts()
     client.post("/accounts/login/", {"login": "learner", "password": "caseviewer-learner"})
     assert "_auth_user_id" in client.session
+
+
+def _mailer(**env: str) -> dict:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json, django; from django.conf import settings; django.setup(); "
+        "print(json.dumps(settings.MAILERS['default']))"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("EMAIL_")}
+    clean.pop("HTTPS", None)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=clean | {"DJANGO_SETTINGS_MODULE": "caseviewer.settings"} | env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout)
+
+
+def test_email_is_printed_on_a_laptop_and_sent_by_smtp_in_production():
+    assert _mailer()["BACKEND"].endswith("console.EmailBackend")
+    smtp = _mailer(EMAIL_HOST="smtp.example.org", EMAIL_HOST_USER="cv", EMAIL_PORT="465")
+    assert smtp["BACKEND"].endswith("smtp.EmailBackend")
+    assert smtp["OPTIONS"] | {"password": ""} == {
+        "host": "smtp.example.org",
+        "port": 465,
+        "username": "cv",
+        "password": "",
+        "use_tls": False,
+        "use_ssl": True,
+        "timeout": 10,
+    }
+    local = _mailer(HTTPS="1", SECRET_KEY="x" * 60)
+    assert (local["OPTIONS"]["host"], local["OPTIONS"]["port"]) == ("localhost", 25)

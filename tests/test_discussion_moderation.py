@@ -43,6 +43,7 @@ def test_author_edits_without_javascript(client, published_case, member):
     client.force_login(member)
     page = client.get(action_url(comment, "edit"))
     assert b"<html" in page.content and b"Old</textarea>" in page.content
+    assert page.content.count(f'id="c-{comment.pk}"'.encode()) == 1
     response = client.post(action_url(comment, "edit"), {"body": "New"})
     assert response.status_code == 303
     assert response["Location"] == comment.get_absolute_url()

@@ -380,3 +380,23 @@ def test_a_member_who_left_shows_as_former_member(client, published_case, member
     client.force_login(member)
     html = client.get(thread_url(published_case)).content.decode()
     assert "Before leaving" in html and "former member" in html
+
+
+@pytest.mark.django_db
+def test_other_pages_include_the_thread_with_thread_context(rf, seed_case, member):
+    """The interface unknown mode uses: no case title, slug or diagnosis in the fragment."""
+    from django.template import engines
+
+    from cases.discussion.context import thread_context
+
+    comment_add(seed_case, member, "Seen at the discussion step")
+    request = rf.get("/u/whatever/6/")
+    request.user = member
+    request.htmx = False
+    template = engines["django"].from_string('{% include "cases/discussion/thread.html#thread" %}')
+    html = template.render(thread_context(request, seed_case), request)
+    assert "Seen at the discussion step" in html
+    assert f'action="/t/{seed_case.public_id}/comments/"' in html
+    assert 'name="next" value="/u/whatever/6/"' in html
+    assert seed_case.title not in html and seed_case.slug not in html
+    assert "leiomyosarcoma" not in html.lower()
