@@ -116,6 +116,9 @@ def test_annotations_are_drawn_only_on_their_slice_and_only_when_asked(client, c
     assert png(client.get(url)).shape == (512, 512, 3)
     url = slice_image_url(other, window_width=80, window_center=40, annotations=digest)
     assert png(client.get(url)).ndim == 2
+    # A made-up digest (a learner editing the URL before the findings step) draws nothing.
+    guess = slice_image_url(annotated, window_width=80, window_center=40, annotations="0" * 10)
+    assert np.array_equal(png(client.get(guess)), plain)
 
 
 def test_repeat_is_304_without_a_query_and_a_render_takes_one(client, ct_figure):

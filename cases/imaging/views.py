@@ -31,6 +31,7 @@ from cases.viewstate import RENDER_SIZES, ViewState, window_param
 
 from .render import (
     FORMATS,
+    annotations_digest,
     annotations_for_slice,
     render_cache_get,
     render_etag,
@@ -166,7 +167,11 @@ def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpRespo
     image = _get_slice_for_user(request, token)
     annotations = []
     if params["annotations"]:
-        annotations = annotations_for_slice(image.figure.annotations.all(), image)
+        # Drawn only for the digest of the current annotations, which a page may print only
+        # where they may be shown: a made-up ``ann`` does not reveal them (unknown mode).
+        drawn = annotations_for_slice(image.figure.annotations.all(), image)
+        if annotations_digest(drawn) == params["annotations"]:
+            annotations = drawn
     render_args = {k: v for k, v in params.items() if k != "annotations"}
     etag = render_etag(slice_render_key(image, annotations=annotations, fmt=fmt, **render_args))
     if etag in client_etags or "*" in client_etags:
