@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 
 from .forms import CellsField, MultipleFileField
 from .imaging.ingest import ImageRejected, PreparedImage, images_prepare, slices_store
+from .library.admin import CaseDifficultyInline, bundle_export_action, bundle_import_view
 from .models import (
     Abbreviation,
     Affiliation,
@@ -105,9 +106,10 @@ class CaseAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["title"]}
     filter_horizontal = ["tags", "keywords"]
     readonly_fields = ["public_id", "created", "updated"]
-    actions = ["publish", "unpublish"]
+    actions = ["publish", "unpublish", bundle_export_action]
     save_on_top = True
     inlines = [
+        CaseDifficultyInline,
         AuthorInline,
         AffiliationInline,
         FigureInline,
@@ -163,7 +165,9 @@ class CaseAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         spoilers = self.admin_site.admin_view(self.spoilers_view)
+        bundle_import = self.admin_site.admin_view(bundle_import_view)
         return [
+            path("import-bundle/", bundle_import, name="cases_case_import_bundle"),
             path("<int:pk>/spoilers/", spoilers, name="cases_case_spoilers"),
             *super().get_urls(),
         ]
