@@ -188,3 +188,13 @@ def test_mode_unknown_is_a_separate_index(library):
     # The diagnosis is in the article index and never in unknown mode's.
     assert _slugs(search_ranked(Case.objects.all(), query="abscess")) == ["brain"]
     assert _slugs(search_ranked(Case.objects.all(), query="abscess", mode=Mode.UNKNOWN)) == []
+
+
+def test_a_search_sent_with_the_default_sort_is_ranked_by_relevance(client, library):
+    # The form always sends its sort select; its first, default choice is the best match.
+    response = client.get(reverse("cases:library"), {"q": "renal", "sort": ""})
+    html = response.content.decode()
+    assert html.index("venous extension") < html.index("Cavitating")
+    assert '<option value="" selected>Best match</option>' in html
+    fresh = client.get(reverse("cases:library")).content.decode()
+    assert '<option value="" selected>Library order</option>' in fresh

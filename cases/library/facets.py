@@ -21,7 +21,7 @@ from .search import Mode, search_filter
 UNRATED = "0"
 KEYWORD_FACET_SIZE = 15
 SORTS = {
-    "relevance": "Best match",
+    "": "Best match",  # with a query; "Library order" without
     "newest": "Newest article",
     "title": "Title",
     "added": "Recently added",
@@ -54,9 +54,7 @@ class LibraryFilters:
             difficulty=[v for v in values("difficulty") if v in levels],
         )
         sort = params.get("sort", "")
-        filters.sort = sort if sort in SORTS else ("relevance" if filters.query else "")
-        if filters.sort == "relevance" and not filters.query:
-            filters.sort = ""
+        filters.sort = sort if sort in SORTS else ""
         return filters
 
     @property

@@ -268,6 +268,10 @@ def search_highlights(
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return {
-        case_id: Highlight(title=_marked(title_text), snippet=_marked(snippet_text))
+        case_id: Highlight(
+            title=_marked(title_text),
+            # A snippet that only repeats the title (the match was there) adds nothing.
+            snippet=_marked(snippet_text if snippet_text.strip() != title_text else ""),
+        )
         for case_id, title_text, snippet_text in rows
     }

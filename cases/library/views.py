@@ -37,7 +37,7 @@ _ORDER = {
 
 
 def _results(cases: QuerySet[Case], filters: LibraryFilters, *, mode: Mode) -> QuerySet[Case]:
-    if filters.query and filters.sort == "relevance":
+    if filters.query and not filters.sort:
         narrowed = filters_apply(cases, filters, mode=mode, search=False)
         return search_ranked(narrowed, query=filters.query, mode=mode)
     order = _ORDER[mode].get(filters.sort, _ORDER[mode][""])
@@ -67,11 +67,9 @@ def library_page(
     by_id = {case.pk: case for case in cards(Case.objects.filter(pk__in=ids))}
     highlights = search_highlights(case_ids=ids, query=filters.query, mode=mode)
     items = [{"case": by_id[pk], "highlight": highlights.get(pk)} for pk in ids if pk in by_id]
-    sorts = {
-        key: label for key, label in SORTS.items() if key in _ORDER[mode] or key == "relevance"
-    }
+    sorts = {key: label for key, label in SORTS.items() if key in _ORDER[mode]}
     if not filters.query:
-        sorts.pop("relevance")
+        sorts[""] = "Library order"
     context = {
         "action": request.path,
         "filters": filters,
