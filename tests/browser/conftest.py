@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -40,10 +41,36 @@ def browser():
         browser.close()
 
 
+def _wait_for_function_from_outside(page):
+    """page.wait_for_function that works under the site's CSP.
+
+    Playwright's own polls with eval inside the page, which the policy (rightly) blocks, so
+    a wait that is not already true at once fails. This one asks from outside, through the
+    protocol, as page.evaluate does.
+    """
+    from playwright.sync_api import Error
+
+    def wait_for_function(expression, *, arg=None, timeout=None, polling=None):
+        deadline = time.monotonic() + (timeout or 30_000) / 1000
+        while True:
+            try:
+                if value := page.evaluate(expression, arg):
+                    return value
+            except Error as exc:  # a navigation replaced the page under the evaluation
+                if "context was destroyed" not in str(exc):
+                    raise
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"wait_for_function timed out: {expression}")
+            time.sleep(polling / 1000 if isinstance(polling, int | float) else 0.05)
+
+    return wait_for_function
+
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
+    page.wait_for_function = _wait_for_function_from_outside(page)
     yield page
     context.close()
 
