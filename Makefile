@@ -8,6 +8,7 @@ HOST ?= 127.0.0.1
 WORKERS ?= 3
 
 .PHONY: demo test serve install install-dev chromium migrate static lint format bench clean
+.PHONY: check-deploy test-redis bench-load
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +48,15 @@ serve: migrate static
 
 test: install-dev chromium
 	$(BIN)/python -m pytest
+
+# `check --deploy` as production sees it: run it with the production environment set (CI
+# sets an example one); with the laptop defaults it rightly complains.
+check-deploy: install
+	$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+# The Redis-backed tests against the Redis at REDIS_URL (fails if none answers).
+test-redis: install-dev
+	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/15}" $(BIN)/python -m pytest -m redis
 
 lint: install-dev
 	$(BIN)/ruff check .
