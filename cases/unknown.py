@@ -8,7 +8,7 @@ before the one before it was seen (staff previewing excepted).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Avg, Count, Prefetch, Q, QuerySet
@@ -138,28 +138,82 @@ def _case_statistics(case: Case) -> dict:
     return stats
 
 
+@dataclass(frozen=True)
+class StepReveal:
+    """What one reveal step shows of a case, whoever is looking (a learner, a conference room).
+
+    Texts are masked before the diagnosis step; figures are those revealed by ``step``, with
+    their captions from ``caption()``; annotations only from the findings step on. Nothing a
+    later step adds is in here.
+    """
+
+    case: Case
+    step: int
+    history: str
+    exam: str
+    findings: str
+    figures: list[Figure]
+    tables: list[Table]
+    author_differential: list[str]
+    annotations_allowed: bool
+    patterns: list = field(default_factory=list, repr=False)
+
+    def caption(self, figure: Figure) -> str:
+        if self.step >= RevealStep.DISCUSSION:
+            return figure.caption
+        return self.early(figure.unknown_caption)
+
+    def early(self, text: str) -> str:
+        return text_mask(text, self.patterns) if self.step < RevealStep.DIAGNOSIS else text
+
+
+def step_reveal(case: Case, *, step: int, answer_shown: bool) -> StepReveal:
+    """The content of ``step`` of ``case``; ``answer_shown`` adds the author's differential.
+
+    In unknown mode the answer shows once the learner committed a differential; in a
+    conference once the presenter reaches the diagnosis. Prefetch figures (with slices and
+    annotations) and tables (with rows) to keep the query count flat.
+    """
+    patterns = spoiler_patterns(case)
+    reveal = StepReveal(
+        case=case,
+        step=step,
+        history="",
+        exam="",
+        findings="",
+        figures=[figure for figure in case.figures.all() if figure.reveal_step <= step],
+        tables=[table for table in case.tables.all() if table.reveal_step <= step]
+        if step >= RevealStep.DIAGNOSIS or answer_shown
+        else [],
+        # The author's differential in a neutral order, so its ranking hints at nothing.
+        author_differential=sorted(case.differential_list, key=str.lower)
+        if step >= RevealStep.DIFFERENTIAL and answer_shown
+        else [],
+        annotations_allowed=step >= RevealStep.FINDINGS,
+        patterns=patterns,
+    )
+    return replace(
+        reveal,
+        history=reveal.early(case.history),
+        exam=reveal.early(case.exam),
+        findings=reveal.early(case.findings) if step >= RevealStep.FINDINGS else "",
+    )
+
+
 def _step_context(request: HttpRequest, case: Case, step: int, steps: list[int]) -> dict:
     """Everything a step shows, and nothing a later step adds."""
-    patterns = spoiler_patterns(case)
-    before_diagnosis = step < RevealStep.DIAGNOSIS
-
-    def early(text: str) -> str:
-        return text_mask(text, patterns) if before_diagnosis else text
-
+    progress = Progress.load(request, case)
+    reveal = step_reveal(case, step=step, answer_shown=progress.committed)
     figures = [
         viewer_context(
             {},
             figure=figure,
             base_url=_figure_url(case, figure),
-            caption=figure.caption
-            if step >= RevealStep.DISCUSSION
-            else early(figure.unknown_caption),
-            annotations_allowed=step >= RevealStep.FINDINGS,
+            caption=reveal.caption(figure),
+            annotations_allowed=reveal.annotations_allowed,
         )["item"]
-        for figure in case.figures.all()
-        if figure.reveal_step <= step
+        for figure in reveal.figures
     ]
-    progress = Progress.load(request, case)
     index = steps.index(step)
     context = {
         "case": case,
@@ -177,13 +231,11 @@ def _step_context(request: HttpRequest, case: Case, step: int, steps: list[int])
         "total": len(steps),
         "previous_url": _step_url(case, steps[index - 1]) if index > 0 else "",
         "next_url": "",
-        "history": early(case.history),
-        "exam": early(case.exam),
-        "findings": early(case.findings) if step >= RevealStep.FINDINGS else "",
+        "history": reveal.history,
+        "exam": reveal.exam,
+        "findings": reveal.findings,
         "figures": figures,
-        "tables": [table for table in case.tables.all() if table.reveal_step <= step]
-        if step >= RevealStep.DIAGNOSIS or progress.committed
-        else [],
+        "tables": reveal.tables,
         "progress": progress,
         "show_answer": step >= RevealStep.DIFFERENTIAL and progress.committed,
         "form": DifferentialForm(),
@@ -193,8 +245,7 @@ def _step_context(request: HttpRequest, case: Case, step: int, steps: list[int])
     if index + 1 < len(steps) and not needs_commit:
         context["next_url"] = _step_url(case, steps[index + 1])
     if context["show_answer"]:
-        # The author's differential in a neutral order, so its ranking hints at nothing.
-        context["author_differential"] = sorted(case.differential_list, key=str.lower)
+        context["author_differential"] = reveal.author_differential
     if step >= RevealStep.DIAGNOSIS:
         context["statistics"] = _case_statistics(case)
     return context
