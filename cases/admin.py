@@ -385,4 +385,5 @@ class KeywordAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
+from .conference import admin as conference_admin  # noqa: E402, F401 - registers its models
 from .discussion import admin as discussion_admin  # noqa: E402, F401 - registers its models

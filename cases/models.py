@@ -449,6 +449,9 @@ class Attempt(models.Model):
         return f"{self.case} · {', '.join(self.choices) or 'skipped'}"
 
 
+# Live conferences' models live in their own module; Django finds them through this import.
+from .conference import models as conference_models  # noqa: E402, F401
+
 # The discussion's models live in their own module; Django finds them through this import.
 from .discussion.models import Comment, Follow, ModerationAction, Report  # noqa: E402, F401
 

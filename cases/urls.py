@@ -41,3 +41,41 @@ urlpatterns += discussion_urlpatterns
 from .library.urls import urlpatterns as library_urlpatterns  # noqa: E402
 
 urlpatterns += library_urlpatterns
+
+# Live conferences (cases/conference/views.py): the room at /c/<code>/, the presenter at
+# /conference/<code>/.
+from .conference import views as conference_views  # noqa: E402
+
+urlpatterns += [
+    path("c/", conference_views.join, name="conference_join"),
+    path("c/<str:code>/", conference_views.audience, name="conference_audience"),
+    path("c/<str:code>/live/", conference_views.live, name="conference_live"),
+    path(
+        "c/<str:code>/figures/<int:number>/",
+        conference_views.audience_figure,
+        name="conference_audience_figure",
+    ),
+    path("c/<str:code>/questions/<int:pk>/vote/", conference_views.vote, name="conference_vote"),
+    path(
+        "c/<str:code>/questions/<int:pk>/heatmap.png",
+        conference_views.audience_heatmap,
+        name="conference_audience_heatmap",
+    ),
+    path("conference/", conference_views.conference_list, name="conference_list"),
+    path("conference/new/", conference_views.conference_new, name="conference_new"),
+    path("conference/<str:code>/", conference_views.console, name="conference_console"),
+    path("conference/<str:code>/panel/", conference_views.panel, name="conference_panel"),
+    path("conference/<str:code>/viewer/", conference_views.viewer, name="conference_viewer"),
+    path("conference/<str:code>/action/", conference_views.action, name="conference_action"),
+    path(
+        "conference/<str:code>/questions/<int:pk>/heatmap.png",
+        conference_views.heatmap,
+        name="conference_heatmap",
+    ),
+    path("conference/<str:code>/summary/", conference_views.summary, name="conference_summary"),
+    path(
+        "conference/<str:code>/summary.csv",
+        conference_views.summary_csv,
+        name="conference_summary_csv",
+    ),
+]

@@ -1,0 +1,404 @@
+"""What a presenter does to a conference, and what the room answers: plain functions.
+
+Every change to what the room sees goes through ``state_store().change``, so it gets a new
+version and reaches every audience screen at its next poll.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, replace
+
+from django.db import transaction
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from cases.models import Case, Figure, Table, TableRow
+from cases.scoring import answer_matches, answer_targets
+from cases.unknown import case_steps
+from cases.viewstate import ViewState
+
+from .models import Conference, ConferenceCase, Question, Vote
+from .state import LiveState, state_store
+
+CLICK_HIT_RADIUS = 0.08  # of the image's longer side: a click this near an arrow is a hit
+
+
+def conference_items(conference: Conference) -> list[ConferenceCase]:
+    """The playlist, with each case's figures, tables and references prefetched."""
+    cases = Case.objects.prefetch_related(
+        Prefetch("figures", queryset=Figure.objects.prefetch_related("slices", "annotations")),
+        Prefetch(
+            "tables",
+            queryset=Table.objects.prefetch_related(
+                Prefetch("rows", queryset=TableRow.objects.order_by("order", "id"))
+            ),
+        ),
+        "references",
+    )
+    return list(conference.items.prefetch_related(Prefetch("case", queryset=cases)))
+
+
+def conference_create(
+    *, title: str, presenter, cases: list[Case], collection=None, **fields
+) -> Conference:
+    """A conference whose playlist holds ``cases`` in that order."""
+    with transaction.atomic():
+        conference = Conference.objects.create(
+            title=title, presenter=presenter, collection=collection, **fields
+        )
+        for order, case in enumerate(cases, start=1):
+            ConferenceCase.objects.create(conference=conference, case=case, order=order)
+    return conference
+
+
+def conference_from_collection(*, collection, presenter, title: str = "") -> Conference:
+    """A conference playing a collection's published cases in the collection's order."""
+    cases = [case for case in collection.playlist() if case.is_published]
+    return conference_create(
+        title=title or collection.title, presenter=presenter, cases=cases, collection=collection
+    )
+
+
+def _at(live: LiveState, items: list[ConferenceCase], position: int, step: int) -> LiveState:
+    """The state at ``position``/``step``: the figure (and its view) stay while still shown."""
+    case = items[position].case
+    shown = [f.number for f in case.figures.all() if f.reveal_step <= step]
+    same_case = position == live.position
+    figure = live.figure if same_case and live.figure in shown else (shown[0] if shown else None)
+    keep_view = same_case and figure == live.figure
+    return replace(
+        live,
+        position=position,
+        step=step,
+        figure=figure,
+        view=live.view if keep_view else {},
+        question=live.question if same_case else None,
+        results=live.results if same_case else False,
+    )
+
+
+def _mark_shown(items: list[ConferenceCase], position: int) -> None:
+    item = items[position]
+    if item.shown_at is None:
+        item.shown_at = timezone.now()
+        ConferenceCase.objects.filter(pk=item.pk, shown_at__isnull=True).update(
+            shown_at=item.shown_at
+        )
+
+
+def conference_start(conference: Conference) -> LiveState:
+    items = conference_items(conference)
+
+    def update(live: LiveState) -> LiveState:
+        live = replace(live, status=Conference.Status.LIVE)
+        if live.version == 0 and items:
+            live = _at(replace(live, position=-1), items, 0, case_steps(items[0].case)[0])
+        return live
+
+    live = state_store().change(conference, update)
+    Conference.objects.filter(pk=conference.pk, started__isnull=True).update(started=timezone.now())
+    if items:
+        _mark_shown(items, live.position)
+    return live
+
+
+def conference_end(conference: Conference) -> LiveState:
+    now = timezone.now()
+    Question.objects.filter(conference=conference, is_open=True).update(is_open=False, closed=now)
+    live = state_store().change(
+        conference, lambda live: replace(live, status=Conference.Status.ENDED)
+    )
+    Conference.objects.filter(pk=conference.pk).update(ended=now)
+    return live
+
+
+def conference_navigate(
+    conference: Conference,
+    *,
+    step: int = 0,
+    case: int = 0,
+    position: int | None = None,
+    to_step: int | None = None,
+) -> LiveState:
+    """Move by ``step`` reveal steps (across cases at either end), by ``case`` cases, or to
+    ``position`` (0-based) and ``to_step``."""
+    items = conference_items(conference)
+    if not items:
+        return state_store().read(conference.code, fresh=True)
+
+    def update(live: LiveState) -> LiveState:
+        here = min(max(live.position, 0), len(items) - 1)
+        steps = case_steps(items[here].case)
+        current = live.step if live.step in steps else steps[0]
+        if position is not None:
+            target = min(max(position, 0), len(items) - 1)
+            target_steps = case_steps(items[target].case)
+            wanted = to_step if to_step in target_steps else target_steps[0]
+            return _at(live, items, target, wanted)
+        if case:
+            target = min(max(here + case, 0), len(items) - 1)
+            return _at(live, items, target, case_steps(items[target].case)[0])
+        if step:
+            index = steps.index(current) + step
+            if 0 <= index < len(steps):
+                return _at(live, items, here, steps[index])
+            if index >= len(steps) and here + 1 < len(items):
+                return _at(live, items, here + 1, case_steps(items[here + 1].case)[0])
+            if index < 0 and here > 0:
+                return _at(live, items, here - 1, case_steps(items[here - 1].case)[-1])
+        return live
+
+    live = state_store().change(conference, update)
+    _mark_shown(items, live.position)
+    return live
+
+
+def conference_figure(conference: Conference, *, item: ConferenceCase, number: int) -> LiveState:
+    """Show figure ``number`` (if the current step has revealed it) at its default view."""
+
+    def update(live: LiveState) -> LiveState:
+        revealed = {f.number for f in item.case.figures.all() if f.reveal_step <= live.step}
+        if number not in revealed or number == live.figure:
+            return live
+        return replace(live, figure=number, view={})
+
+    return state_store().change(conference, update)
+
+
+def conference_view(conference: Conference, *, figure: Figure, query) -> tuple[LiveState, dict]:
+    """Show the view in ``query`` (a viewer query string mapping) of the current figure."""
+    view = ViewState.from_query(figure, query, base_url="/")
+    params = {k: str(v) for k, v in view.params().items()}
+    live = state_store().change(conference, lambda live: replace(live, view=params))
+    return live, params
+
+
+def current_item(live: LiveState, items: list[ConferenceCase]) -> ConferenceCase | None:
+    if not items:
+        return None
+    return items[min(max(live.position, 0), len(items) - 1)]
+
+
+def current_figure(live: LiveState, item: ConferenceCase | None) -> Figure | None:
+    if item is None or live.figure is None:
+        return None
+    shown = (f for f in item.case.figures.all() if f.reveal_step <= live.step)
+    return next((f for f in shown if f.number == live.figure), None)
+
+
+def poll_options(case: Case) -> list[str]:
+    """A diagnosis poll's default choices: the author's differential, alphabetically."""
+    options = sorted({*case.differential_list}, key=str.lower)
+    if not any(answer_matches(o, answer_targets(case)) for o in options) and case.diagnosis:
+        options = sorted([*options, case.diagnosis.split("\n")[0][:300]], key=str.lower)
+    return options
+
+
+def question_open(
+    conference: Conference,
+    *,
+    item: ConferenceCase,
+    kind: str,
+    prompt: str,
+    options: list[str] | None = None,
+    figure: Figure | None = None,
+    view: dict | None = None,
+) -> Question:
+    """Put a question to the room; any open one closes."""
+    slice_index = None
+    if figure is not None:
+        slice_index = ViewState.from_query(figure, view or {}, base_url="/").index
+    now = timezone.now()
+    with transaction.atomic():
+        Question.objects.filter(conference=conference, is_open=True).update(
+            is_open=False, closed=now
+        )
+        question = Question.objects.create(
+            conference=conference,
+            item=item,
+            kind=kind,
+            prompt=prompt,
+            options=options or [],
+            figure_number=figure.number if figure else None,
+            slice_index=slice_index,
+            view=view or {},
+        )
+    state_store().change(
+        conference, lambda live: replace(live, question=question.pk, results=False)
+    )
+    return question
+
+
+def question_close(conference: Conference, question: Question) -> LiveState:
+    if question.is_open:
+        question.is_open, question.closed = False, timezone.now()
+        question.save(update_fields=["is_open", "closed"])
+    return state_store().change(conference, lambda live: live)
+
+
+def question_results(conference: Conference, question: Question, *, shown: bool) -> LiveState:
+    """Show the room the results as they stand (again, to refresh them), or hide them."""
+    Question.objects.filter(pk=question.pk).update(results_shown=shown)
+    question.results_shown = shown
+    return state_store().change(
+        conference,
+        lambda live: replace(live, question=question.pk, results=shown),
+    )
+
+
+def question_dismiss(conference: Conference) -> LiveState:
+    return state_store().change(
+        conference, lambda live: replace(live, question=None, results=False)
+    )
+
+
+class VoteRefused(Exception):
+    pass
+
+
+def vote_cast(
+    question: Question,
+    *,
+    voter: str,
+    choice: str = "",
+    x: float | None = None,
+    y: float | None = None,
+) -> Vote:
+    """Record (or change) one member's answer; refused once the question is closed."""
+    if not question.is_open:
+        raise VoteRefused("This question is closed.")
+    if question.kind == Question.Kind.POLL and choice not in question.options:
+        raise VoteRefused("Choose one of the options.")
+    if question.kind == Question.Kind.FREE_TEXT:
+        choice = " ".join(choice.split())[:300]
+        if not choice:
+            raise VoteRefused("Type an answer first.")
+    if question.kind == Question.Kind.CLICK and (x is None or y is None):
+        raise VoteRefused("Click on the image.")
+    vote, _ = Vote.objects.update_or_create(
+        question=question, voter=voter, defaults={"choice": choice, "x": x, "y": y}
+    )
+    return vote
+
+
+@dataclass
+class Results:
+    """A question's answers so far: counts per option, click points, how many were right."""
+
+    question: Question
+    total: int
+    rows: list[dict]
+    points: list[tuple[float, float]]
+    correct: int | None  # None when there is no right answer to judge by
+
+    @property
+    def accuracy(self) -> int | None:
+        if self.correct is None or not self.total:
+            return None
+        return round(100 * self.correct / self.total)
+
+
+def question_results_tally(question: Question, *, case: Case | None = None) -> Results:
+    case = case or question.item.case
+    votes = list(question.votes.values_list("choice", "x", "y"))
+    targets = answer_targets(case)
+    if question.kind == Question.Kind.CLICK:
+        points = [(x, y) for _, x, y in votes if x is not None and y is not None]
+        hits = _click_hits(question, case, points)
+        return Results(question, len(points), [], points, hits)
+    counts: dict[str, int] = {}
+    for choice, _, _ in votes:
+        counts[choice] = counts.get(choice, 0) + 1
+    labels = list(question.options)
+    if question.kind == Question.Kind.FREE_TEXT:
+        labels = sorted(counts, key=lambda c: (-counts[c], c.lower()))[:12]
+    total = len(votes)
+    rows = []
+    correct = 0
+    for label in labels:
+        count = counts.get(label, 0)
+        right = bool(targets) and answer_matches(label, targets)
+        rows.append(
+            {
+                "label": label,
+                "count": count,
+                "percent": round(100 * count / total) if total else 0,
+                "correct": right,
+            }
+        )
+    for choice, count in counts.items():
+        if targets and answer_matches(choice, targets):
+            correct += count
+    return Results(question, total, rows, [], correct if targets else None)
+
+
+def _click_hits(question: Question, case: Case, points: list[tuple[float, float]]) -> int | None:
+    """Clicks near one of the author's arrows on that slice; None if it has none."""
+    figure = next((f for f in case.figures.all() if f.number == question.figure_number), None)
+    if figure is None:
+        return None
+    slices = list(figure.slices.all())
+    if not slices:
+        return None
+    image = slices[min(max(question.slice_index or 0, 0), len(slices) - 1)]
+    marks = [
+        a
+        for a in figure.annotations.all()
+        if a.slice_index is None or a.slice_index == question.slice_index
+    ]
+    if not marks or not image.width:
+        return None
+    radius = CLICK_HIT_RADIUS * max(image.width, image.height)
+    return sum(
+        1
+        for x, y in points
+        if any(
+            ((x - a.x * image.width) ** 2 + (y - a.y * image.height) ** 2) ** 0.5 <= radius
+            for a in marks
+        )
+    )
+
+
+def conference_summary(conference: Conference) -> list[dict]:
+    """Per case in the playlist: whether it was shown, and each question's tally."""
+    items = conference_items(conference)
+    questions = list(conference.questions.prefetch_related("votes").order_by("created", "id"))
+    summary = []
+    for item in items:
+        asked = [q for q in questions if q.item_id == item.pk]
+        summary.append(
+            {
+                "item": item,
+                "questions": [question_results_tally(q, case=item.case) for q in asked],
+            }
+        )
+    return summary
+
+
+def conference_csv(conference: Conference) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ["order", "case", "shown", "question", "kind", "answer", "votes", "percent", "correct",
+         "accuracy"]
+    )  # fmt: skip
+    for entry in conference_summary(conference):
+        item = entry["item"]
+        shown = item.shown_at.isoformat() if item.shown_at else ""
+        if not entry["questions"]:
+            writer.writerow([item.order, item.case.title, shown, "", "", "", "", "", "", ""])
+        for results in entry["questions"]:
+            q = results.question
+            accuracy = "" if results.accuracy is None else results.accuracy
+            rows = results.rows or [
+                {"label": "(clicks)", "count": results.total, "percent": 100, "correct": ""}
+            ]
+            for row in rows:
+                writer.writerow(
+                    [item.order, item.case.title, shown, q.prompt, q.get_kind_display(),
+                     row["label"], row["count"], row["percent"],
+                     "yes" if row["correct"] is True else "", accuracy]
+                )  # fmt: skip
+    return out.getvalue()

@@ -1,0 +1,128 @@
+// Live conference pages. Everything works without this file (the audience page reloads every
+// few seconds; the presenter posts forms); with it, the room follows the presenter within a
+// second and the presenter drives with the keyboard and the viewer.
+(() => {
+  "use strict";
+
+  // --- the audience ---------------------------------------------------------------------
+  const poll = () => document.getElementById("live-poll");
+  const bar = () => document.getElementById("live-bar");
+  let following = true;
+  let forceNext = false;
+
+  function syncFollow() {
+    const p = poll();
+    if (p) {
+      p.setAttribute("hx-select-oob", following ? p.dataset.followSelect : p.dataset.freeSelect);
+    }
+    const button = document.querySelector("[data-follow]");
+    if (button) {
+      button.hidden = false;
+      button.setAttribute("aria-pressed", String(following));
+      button.textContent = following ? "Following the presenter" : "Follow the presenter";
+    }
+    const snap = document.querySelector("[data-snap-back]");
+    if (snap) snap.hidden = following;
+    document.body.classList.toggle("is-free", !following);
+  }
+
+  function follow(on) {
+    const was = following;
+    following = on;
+    syncFollow();
+    if (on && !was) {
+      // Fetch the presenter's state now, whatever this page last saw.
+      forceNext = true;
+      const p = poll();
+      if (p && window.htmx) window.htmx.trigger(p, "cv:poll");
+    }
+  }
+
+  document.addEventListener("htmx:configRequest", (event) => {
+    const elt = event.detail.elt;
+    if (elt.id === "live-poll") {
+      const shown = bar();
+      if (shown && shown.dataset.etag && !forceNext) {
+        event.detail.headers["If-None-Match"] = shown.dataset.etag;
+      }
+      forceNext = false;
+      return;
+    }
+    // The presenter's viewer drives the room: its links and forms post the view.
+    if (elt.closest && elt.closest("[data-drive]") && event.detail.verb === "get") {
+      // htmx chose the headers for a GET: name the body's encoding for the POST.
+      event.detail.verb = "post";
+      event.detail.useUrlParams = false;
+      event.detail.headers["Content-Type"] = "application/x-www-form-urlencoded";
+    }
+  });
+
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    // Looking around on one's own: stop following until "Back to the presenter's view".
+    const elt = event.detail.elt;
+    if (elt.closest && elt.closest("#live-stage [data-viewer]") && following) follow(false);
+  });
+
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    if (event.detail.xhr && event.detail.xhr.status === 304) event.detail.shouldSwap = false;
+  });
+
+  // An unchanged question keeps its half-typed answer; an unchanged stage keeps its image.
+  document.addEventListener("htmx:oobBeforeSwap", (event) => {
+    const { target, fragment } = event.detail;
+    if (!target || !target.dataset || target.dataset.key === undefined) return;
+    const fresh = fragment.firstElementChild;
+    if (fresh && fresh.id === target.id && fresh.dataset.key === target.dataset.key) {
+      event.detail.shouldSwap = false;
+    }
+  });
+
+  document.addEventListener("htmx:oobAfterSwap", (event) => {
+    if (event.detail.target && event.detail.target.id === "live-bar") syncFollow();
+  });
+  document.addEventListener("htmx:afterSettle", syncFollow);
+
+  document.addEventListener("click", (event) => {
+    const toggle = event.target.closest("[data-follow]");
+    if (toggle) {
+      follow(!following);
+      return;
+    }
+    const snap = event.target.closest("[data-snap-back]");
+    if (snap && poll() && window.htmx) {
+      event.preventDefault();
+      follow(true);
+      return;
+    }
+    // A click answer: send the point in the rendered image's own pixels.
+    const target = event.target.closest("[data-click-answer]");
+    if (target) {
+      const box = target.getBoundingClientRect();
+      const form = target.form;
+      if (!box.width || !box.height || !form) return;
+      // An image button has no naturalWidth: its width attribute is the rendered image's.
+      const width = Number(target.getAttribute("width")) || box.width;
+      const height = Number(target.getAttribute("height")) || box.height;
+      form.elements.px.value = Math.round(((event.clientX - box.left) * width) / box.width);
+      form.elements.py.value = Math.round(((event.clientY - box.top) * height) / box.height);
+    }
+  }, true);
+
+  // --- the presenter --------------------------------------------------------------------
+  const KEYS = { ArrowRight: "ArrowRight", ArrowLeft: "ArrowLeft", n: "n", N: "n", p: "p", P: "p" };
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+    const consoleElt = document.querySelector("[data-console]");
+    if (!consoleElt) return;
+    const tag = event.target.tagName;
+    if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || event.target.isContentEditable) return;
+    const key = KEYS[event.key];
+    const button = key && consoleElt.querySelector(`[data-console-key="${key}"]:not([disabled])`);
+    if (button) {
+      event.preventDefault();
+      button.click();
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", syncFollow);
+})();
