@@ -46,7 +46,16 @@ demo: migrate static
 serve: migrate static
 	$(BIN)/gunicorn caseviewer.wsgi:application --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
 
-test: install-dev chromium
+# axe-core for the accessibility browser tests, from the npm registry into .cache/node.
+AXE := .cache/node/node_modules/axe-core/axe.min.js
+$(AXE):
+	@if ! command -v npm >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq npm; \
+	fi
+	npm install --no-save --no-audit --no-fund --prefix .cache/node axe-core@4
+
+test: install-dev chromium $(AXE)
 	$(BIN)/python -m pytest
 
 # `check --deploy` as production sees it: run it with the production environment set (CI
@@ -67,4 +76,4 @@ format: install-dev
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf staticfiles test-artifacts .pytest_cache
+	rm -rf staticfiles test-artifacts .pytest_cache .cache/node

@@ -33,7 +33,7 @@ from .models import (
 from .spoilers import spoiler_check, spoiler_redact
 from .viewstate import slice_image_url
 
-ADMIN_MEDIA = forms.Media(css={"all": ["css/admin.css"]})
+ADMIN_MEDIA = forms.Media(css={"all": ["css/admin.css"]}, js=["js/admin_a11y.js"])
 
 
 def _thumbnail(image: Slice | None) -> str:
