@@ -8,6 +8,7 @@ a figure's slices, the old files are deleted only once the new rows are committe
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,8 +84,11 @@ def dicom_import(
     figure_number: int | None = None,
     caption: str = "",
     unknown_caption: str = "",
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> ImportResult:
     """Add the series at ``source`` to ``case`` as a new figure, or replace figure N's slices.
+
+    ``progress(done, total, name)`` is called after each file, for a command's progress line.
 
     Files that are not DICOM images are skipped and listed in the result; an import that
     stores no slice at all raises ``DicomImportError`` and changes nothing.
@@ -109,7 +113,7 @@ def dicom_import(
                 unknown_caption=unknown_caption,
                 description=description,
             )
-            count = _slices_create(figure, series.datasets, skipped, written)
+            count = _slices_create(figure, series.datasets, skipped, written, progress)
             if count == 0:
                 raise DicomImportError(
                     f"{source}: no slice could be stored{_skipped_note(skipped)}"
@@ -224,10 +228,13 @@ def _slices_create(
     datasets: list[tuple[str, Dataset]],
     skipped: list[tuple[str, str]],
     written: list[str],
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> int:
     replacements: dict[str, str] = {}  # one de-identification memory: consistent UIDs
     position = 0
-    for name, ds in datasets:
+    for done, (name, ds) in enumerate(datasets, start=1):
+        if progress:
+            progress(done, len(datasets), name)
         try:
             slices = slices_create_from_dicom(
                 figure=figure,

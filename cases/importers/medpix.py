@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,8 +88,12 @@ def medpix_import(
     descriptions_path: Path,
     images_dir: Path,
     draft: bool = False,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> MedpixResult:
-    """Create or update one case per entry of ``topics_path``; see the module docstring."""
+    """Create or update one case per entry of ``topics_path``; see the module docstring.
+
+    ``progress(done, total, title)`` is called after each case, for a command's progress line.
+    """
     topics = _topics_load(Path(topics_path))
     descriptions = _descriptions_load(Path(descriptions_path))
     images_dir = Path(images_dir)
@@ -99,8 +103,10 @@ def medpix_import(
     written: list[str] = []
     try:
         with transaction.atomic():
-            for topic in topics:
+            for done, topic in enumerate(topics, start=1):
                 _case_import(topic, descriptions, images_dir, draft, result, written)
+                if progress:
+                    progress(done, len(topics), str(topic.get("U_id", "")).strip())
     except BaseException:
         stored_files_delete(written)
         raise

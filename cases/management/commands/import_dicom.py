@@ -52,6 +52,7 @@ class Command(BaseCommand):
                 figure_number=figure,
                 caption=caption,
                 unknown_caption=unknown_caption,
+                progress=self._progress,
             )
         except DicomImportError as exc:
             raise CommandError(str(exc)) from exc
@@ -63,3 +64,7 @@ class Command(BaseCommand):
         )
         for name, reason in result.skipped:
             self.stdout.write(f"Skipped {name}: {reason}")
+
+    def _progress(self, done: int, total: int, name: str) -> None:
+        # One line per item on stderr, so the summary on stdout stays machine-readable.
+        self.stderr.write(f"[{done}/{total}] {name}", style_func=lambda text: text)

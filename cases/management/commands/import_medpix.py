@@ -41,6 +41,7 @@ class Command(BaseCommand):
                 descriptions_path=descriptions,
                 images_dir=images,
                 draft=draft,
+                progress=self._progress,
             )
         except MedpixImportError as exc:
             raise CommandError(str(exc)) from exc
@@ -50,3 +51,7 @@ class Command(BaseCommand):
         for case in result.cases:
             for line in spoiler_report(case):
                 self.stderr.write(line)
+
+    def _progress(self, done: int, total: int, name: str) -> None:
+        # One line per item on stderr, so the summary on stdout stays machine-readable.
+        self.stderr.write(f"[{done}/{total}] {name}", style_func=lambda text: text)
