@@ -77,3 +77,10 @@ format: install-dev
 
 clean:
 	rm -rf staticfiles test-artifacts .pytest_cache .cache/node
+
+# Library speed at 100 and 10,000 cases (figures printed, not a timed test), on SQLite and
+# on PostgreSQL (BENCH_POSTGRES_URL; the bench creates and drops its own scratch database).
+.PHONY: bench-library
+bench-library: install
+	$(BIN)/python bench/library.py
+	DATABASE_URL="$${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}" $(BIN)/python bench/library.py

@@ -124,3 +124,33 @@ def test_sorting_by_title_and_newest(client, shelf):
     by_title = client.get(reverse("cases:library"), {"sort": "title"})
     titles = [item["case"].title for item in by_title.context["items"]]
     assert titles == sorted(titles)
+
+
+def test_cached_counts_follow_every_change_to_the_library(client, shelf):
+    url = reverse("cases:library")
+    assert _facet(client.get(url), "system")["chest"] == (1, False)
+    new = case_build(slug="new-chest", title="Another chest case")
+    new.tags.add(Tag.objects.get(slug="chest"))
+    response = client.get(url)
+    assert _facet(response, "system")["chest"] == (2, False)
+    assert response.context["total"] == 5
+    # The admin's bulk publish/unpublish updates rows without signals.
+    Case.objects.filter(slug="new-chest").update(status=Case.Status.DRAFT)
+    response = client.get(url)
+    assert _facet(response, "system")["chest"] == (1, False)
+    assert response.context["total"] == 4
+    CaseDifficulty.objects.create(case=shelf["mr-ct-neuro"], level=Difficulty.RESIDENT)
+    assert _facet(client.get(url), "difficulty") == {
+        "1": (1, False),
+        "2": (1, False),
+        "3": (2, False),
+    }
+    shelf["ct-chest"].delete()
+    assert client.get(url).context["total"] == 3
+
+
+def test_staff_and_learners_get_their_own_counts(client, shelf, staff):
+    Case.objects.filter(slug="ct-chest").update(status=Case.Status.DRAFT)
+    assert client.get(reverse("cases:library")).context["total"] == 3
+    client.force_login(staff)
+    assert client.get(reverse("cases:library")).context["total"] == 4

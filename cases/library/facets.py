@@ -8,17 +8,21 @@ the library.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
 
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.http import QueryDict
 
 from cases.models import Case, Tag
 
 from .models import Difficulty
-from .search import Mode, search_filter
+from .search import Mode, library_version, search_filter
 
 UNRATED = "0"
+COUNTS_CACHE_SECONDS = 120
 KEYWORD_FACET_SIZE = 15
 SORTS = {
     "": "Best match",  # with a query; "Library order" without
@@ -165,3 +169,28 @@ def _keyword_facet(cases: QuerySet[Case], filters: LibraryFilters, *, mode: Mode
         for r in sorted(top, key=lambda r: (-r["n"], r["keyword__name"].lower()))
     ]
     return Facet("keyword", "Keyword", choices)
+
+
+# -- cached counts ----------------------------------------------------------------------------
+
+
+def library_counts(
+    cases: QuerySet[Case], filters: LibraryFilters, *, mode: Mode, audience: str
+) -> tuple[int, list[Facet]]:
+    """The number of results and the facets, cached until the library changes.
+
+    Counting facets reads every matching case, so it is the one part of a library page whose
+    cost grows with the library; the page itself reads only its 25 cases. The key holds the
+    library's version (bumped by every index update, see cases.library.signals) and the
+    number of published cases (which the admin's bulk publish changes without signals);
+    ``audience`` tells apart who sees drafts.
+    """
+    published = Case.objects.filter(status=Case.Status.PUBLISHED).count()
+    state = json.dumps([str(mode), audience, published, asdict(filters)], sort_keys=True)
+    key = f"library:counts:{library_version()}:{hashlib.sha256(state.encode()).hexdigest()}"
+    counts = cache.get(key)
+    if counts is None:
+        total = filters_apply(cases, filters, mode=mode).count()
+        counts = (total, facets_count(cases, filters, mode=mode))
+        cache.set(key, counts, COUNTS_CACHE_SECONDS)
+    return counts

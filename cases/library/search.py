@@ -14,10 +14,12 @@ Queries are typed as people type: every word must match, each as a prefix ("leio
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
@@ -34,6 +36,7 @@ INDEX_BATCH = 500
 # Markers the engines put around matched words; escaped text never contains them.
 _START, _STOP = "\x02", "\x03"
 MASK = "[…]"
+_VERSION_KEY = "library:version"
 
 
 class Mode(StrEnum):
@@ -45,6 +48,20 @@ class Mode(StrEnum):
 class Highlight:
     title: SafeString
     snippet: SafeString
+
+
+def library_version() -> str:
+    """A token that changes whenever the library changes (see ``library_changed``)."""
+    version = cache.get(_VERSION_KEY)
+    if version is None:
+        cache.add(_VERSION_KEY, secrets.token_hex(6), None)
+        version = cache.get(_VERSION_KEY, "")
+    return version
+
+
+def library_changed() -> None:
+    """Retire every cached count: called whenever a case's indexed text or filing changes."""
+    cache.set(_VERSION_KEY, secrets.token_hex(6), None)
 
 
 # -- building the documents -------------------------------------------------------------
@@ -122,6 +139,7 @@ def search_document_values(case: Case) -> dict[str, str]:
 def search_index_case(case: Case) -> None:
     """Bring one case's search document up to date (called on every save that matters)."""
     SearchDocument.objects.update_or_create(case=case, defaults=search_document_values(case))
+    library_changed()
 
 
 def search_index_cases(*, case_ids: Iterable[int] | None = None) -> int:
@@ -138,6 +156,7 @@ def search_index_cases(*, case_ids: Iterable[int] | None = None) -> int:
             batch = []
     if batch:
         done += _index_batch(batch)
+    library_changed()
     if case_ids is None:
         # Documents of cases that no longer exist cannot remain (CASCADE), but be thorough.
         SearchDocument.objects.exclude(case__in=Case.objects.all()).delete()

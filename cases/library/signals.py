@@ -7,7 +7,8 @@ from django.dispatch import receiver
 
 from cases.models import Case, Figure, Keyword, Tag
 
-from .search import search_index_case, search_index_cases
+from .models import CaseDifficulty
+from .search import library_changed, search_index_case, search_index_cases
 
 
 @receiver(post_save, sender=Case, dispatch_uid="library_case_saved")
@@ -58,3 +59,10 @@ def _index_missing(sender, app_config, using: str = "default", **kwargs) -> None
     missing = Case.objects.using(using).filter(search_document__isnull=True)
     if missing.exists():
         search_index_cases(case_ids=list(missing.values_list("pk", flat=True)))
+
+
+@receiver(post_delete, sender=Case, dispatch_uid="library_case_deleted")
+@receiver(post_save, sender=CaseDifficulty, dispatch_uid="library_difficulty_saved")
+@receiver(post_delete, sender=CaseDifficulty, dispatch_uid="library_difficulty_deleted")
+def _filing_changed(sender, **kwargs) -> None:
+    library_changed()

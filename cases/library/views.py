@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 from cases.models import Case
 
 from .citations import case_bibtex, case_ris, references_ris
-from .facets import SORTS, LibraryFilters, facets_count, filters_apply
+from .facets import SORTS, LibraryFilters, filters_apply, library_counts
 from .models import Collection
 from .search import Mode, search_highlights, search_ranked
 
@@ -34,6 +34,14 @@ _ORDER = {
         "added": ("-created", "pk"),
     },
 }
+
+
+class _CountedPaginator(Paginator):
+    """A paginator told its count (counted, and cached, with the facets)."""
+
+    def __init__(self, object_list, per_page: int, *, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self.__dict__["count"] = count  # fills the cached_property
 
 
 def _results(cases: QuerySet[Case], filters: LibraryFilters, *, mode: Mode) -> QuerySet[Case]:
@@ -60,8 +68,12 @@ def library_page(
     box, ticking a facet) gets the results region alone.
     """
     filters = LibraryFilters.from_query(request.GET, mode=mode)
+    staff = request.user.is_authenticated and request.user.is_staff
+    total, facets = library_counts(
+        cases, filters, mode=mode, audience="staff" if staff else "public"
+    )
     results = _results(cases, filters, mode=mode)
-    paginator = Paginator(results.values_list("pk", flat=True), PAGE_SIZE)
+    paginator = _CountedPaginator(results.values_list("pk", flat=True), PAGE_SIZE, count=total)
     page = paginator.get_page(request.GET.get("page"))
     ids = list(page.object_list)
     by_id = {case.pk: case for case in cards(Case.objects.filter(pk__in=ids))}
@@ -73,11 +85,11 @@ def library_page(
     context = {
         "action": request.path,
         "filters": filters,
-        "facets": facets_count(cases, filters, mode=mode),
+        "facets": facets,
         "page": page,
         "items": items,
         "sorts": sorts,
-        "total": paginator.count,
+        "total": total,
         "my_collections": list(Collection.objects.filter(owner=request.user).only("pk", "title"))
         if request.user.is_authenticated and mode == Mode.ARTICLE
         else [],

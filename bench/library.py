@@ -1,0 +1,275 @@
+"""Library speed at scale, printed as figures (not a timed test).
+
+Run: ``make bench-library`` (both databases), or one of them:
+
+    .venv/bin/python bench/library.py                       # SQLite (a scratch file)
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/library.py
+
+It builds a scratch database (``caseviewer_bench_library`` on the PostgreSQL server, a
+temporary file on SQLite), generates 100 cases with figures, slices, tags, keywords,
+difficulty and comments, measures the pages, grows the library to 10,000 cases (bulk
+inserts, then one index rebuild) and measures again. Each page is fetched in-process through
+the whole Django stack (middleware, view, templates) by an anonymous visitor: 3 warm-up
+requests, then BENCH_REPEAT (30) timed ones; "not cached" figures retire the cached result
+and facet counts before each request, as any edit to the library does. BENCH_QUERIES=1
+prints each page's slowest queries; BENCH_KEEP=1 keeps the scratch database. Printed: p50
+and p95 in milliseconds, the SQL queries per request, and the 10,000/100 ratio of the p50s.
+The searched words are as selective at both sizes ("glioblastoma": 1 case in 50; the filtered
+search: 1 in 350; "seizure" in unknown mode: 1 in 37); "lesion" matches every case.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "caseviewer.settings")
+
+SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "100,10000").split(",")]
+REPEAT = int(os.environ.get("BENCH_REPEAT", "30"))
+FIGURES_PER_CASE = 3
+COMMENTS_PER_CASE = 4
+
+DIAGNOSES = [
+    "pneumothorax", "glioblastoma", "meningioma", "appendicitis", "diverticulitis",
+    "cholecystitis", "pancreatitis", "sarcoidosis", "tuberculosis", "osteosarcoma",
+    "chondrosarcoma", "leiomyosarcoma", "lymphoma", "hamartoma", "schwannoma",
+    "intussusception", "volvulus", "pyelonephritis", "hydronephrosis", "endometrioma",
+    "fibroadenoma", "angiomyolipoma", "pheochromocytoma", "neuroblastoma", "medulloblastoma",
+    "ependymoma", "craniopharyngioma", "aneurysm", "dissection", "embolism",
+    "bronchiectasis", "emphysema", "aspergilloma", "empyema", "mesothelioma",
+    "hepatoblastoma", "cholangiocarcinoma", "hemangioma", "adenomyosis", "torsion",
+    "osteomyelitis", "enchondroma", "chordoma", "myeloma", "hemochromatosis",
+    "cirrhosis", "thymoma", "teratoma", "seminoma", "nephroblastoma",
+]  # fmt: skip
+SYMPTOMS = [
+    "seizure", "haemoptysis", "haematuria", "jaundice", "dysphagia", "hoarseness", "syncope",
+    "diplopia", "ataxia", "claudication", "melaena", "haematemesis", "dysuria", "stridor",
+    "palpitations", "proptosis", "anosmia", "tinnitus", "vertigo", "aphasia", "ptosis",
+    "hemiparesis", "trismus", "odynophagia", "tenesmus", "oliguria", "polyuria", "galactorrhoea",
+    "hirsutism", "gynaecomastia", "amenorrhoea", "dyspareunia", "priapism", "paraesthesia",
+    "myalgia", "arthralgia", "lymphadenopathy",
+]  # fmt: skip
+MODALITIES = ["CT", "MRI", "Ultrasound", "Radiograph", "Nuclear medicine"]
+SYSTEMS = ["Chest", "Neuro", "Abdomen", "Musculoskeletal", "Genitourinary", "Breast", "Paediatric"]
+_FILLER_TEXT = (
+    "patient presented with pain swelling fever weight loss cough dyspnoea nausea; imaging "
+    "showed a well defined lesion with enhancement calcification necrosis oedema and fat; "
+    "the margins were lobulated, the adjacent structures displaced, with no invasion seen"
+)
+FILLER = _FILLER_TEXT.split()
+
+
+def _text(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(FILLER) for _ in range(words))
+
+
+def library_generate(*, start: int, stop: int, seed: int = 7) -> None:
+    """Cases start..stop-1 with figures, slices, tags, keywords, difficulty and comments."""
+    from django.contrib.auth import get_user_model
+
+    from cases.discussion.models import Comment
+    from cases.library.models import CaseDifficulty
+    from cases.models import Case, Figure, Keyword, Slice, Tag
+
+    rng = random.Random(seed + start)
+    tags = {
+        (kind, name): Tag.objects.get_or_create(kind=kind, name=name)[0]
+        for kind, names in (("modality", MODALITIES), ("system", SYSTEMS))
+        for name in names
+    }
+    keywords = [Keyword.objects.get_or_create(name=f"{d.title()} sign")[0] for d in DIAGNOSES]
+    users = [get_user_model().objects.get_or_create(username=f"bench{i}")[0] for i in range(20)]
+    batch = 1000
+    for low in range(start, stop, batch):
+        high = min(low + batch, stop)
+        cases = []
+        for n in range(low, high):
+            diagnosis = DIAGNOSES[n % len(DIAGNOSES)]
+            age, sex = rng.randint(1, 90), rng.choice("FM")
+            cases.append(
+                Case(
+                    slug=f"bench-{n}",
+                    title=f"{diagnosis.title()} in a {age}-year-old, case {n}",
+                    unknown_title=f"{age}-year-old with {rng.choice(FILLER)}",
+                    status="draft" if n % 20 == 0 else "published",
+                    journal="Bench J Radiol",
+                    year=2000 + n % 25,
+                    age=age,
+                    sex=sex,
+                    history=f"{SYMPTOMS[n % len(SYMPTOMS)]} and " + _text(rng, 40),
+                    exam=_text(rng, 20),
+                    findings=_text(rng, 60),
+                    differential="\n".join(rng.sample(DIAGNOSES, 4)),
+                    diagnosis=diagnosis.title(),
+                    discussion=f"{diagnosis} " + _text(rng, 200),
+                    teaching_point=_text(rng, 20),
+                )
+            )
+        Case.objects.bulk_create(cases)
+        cases = list(Case.objects.filter(slug__in=[c.slug for c in cases]).order_by("pk"))
+        figures = [
+            Figure(
+                case=case, number=i, label=f"Figure {i}", caption=_text(rng, 15),
+                unknown_caption=_text(rng, 8), modality="CT",
+            )
+            for case in cases
+            for i in range(1, FIGURES_PER_CASE + 1)
+        ]  # fmt: skip
+        Figure.objects.bulk_create(figures)
+        figures = Figure.objects.filter(case__in=cases)
+        Slice.objects.bulk_create(
+            Slice(figure=f, image="slices/bench.png", width=512, height=512) for f in figures
+        )
+        through_tags = Case.tags.through
+        through_tags.objects.bulk_create(
+            through_tags(case_id=case.pk, tag_id=tag.pk)
+            for n, case in enumerate(cases, start=low)
+            for tag in (
+                tags[("modality", MODALITIES[n % len(MODALITIES)])],
+                tags[("system", SYSTEMS[n % len(SYSTEMS)])],
+            )
+        )
+        through_keywords = Case.keywords.through
+        through_keywords.objects.bulk_create(
+            through_keywords(case_id=case.pk, keyword_id=keyword.pk)
+            for case in cases
+            for keyword in rng.sample(keywords, 3)
+        )
+        CaseDifficulty.objects.bulk_create(
+            CaseDifficulty(case=case, level=1 + n % 3)
+            for n, case in enumerate(cases, start=low)
+            if n % 4
+        )
+        Comment.objects.bulk_create(
+            Comment(case=case, author=rng.choice(users), body=(b := _text(rng, 25)), body_html=b)
+            for case in cases
+            for _ in range(COMMENTS_PER_CASE)
+        )
+
+
+PAGES = [  # label, URL, headers, counts cached (as after the first visit) or not
+    ("library, page 1", "/", {}, True),
+    ("library, page 1, counts not cached", "/", {}, False),
+    ("library, page 3", "/?page=3", {}, True),
+    ("search 'glioblastoma'", "/?q=glioblastoma", {}, True),
+    ("search 'glioblastoma', not cached", "/?q=glioblastoma", {}, False),
+    ("search 'glioblastoma' (htmx)", "/?q=glioblastoma", {"HX-Request": "true"}, True),
+    ("search as typed 'gliobl', not cached", "/?q=gliobl", {}, False),
+    ("filtered search", "/?q=glioblastoma&modality=mri&system=neuro", {}, True),
+    ("filtered search, not cached", "/?q=glioblastoma&modality=mri&system=neuro", {}, False),
+    ("facets only (CT + Neuro)", "/?modality=ct&system=neuro", {}, True),
+    ("unknown mode search", "/u/?q=seizure", {}, True),
+    ("unknown mode search, not cached", "/u/?q=seizure", {}, False),
+    ("broad search 'lesion' (every case)", "/?q=lesion", {}, True),
+]
+
+
+def _measure(client, url: str, headers: dict[str, str], cached: bool) -> tuple[float, float, int]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from cases.library.search import library_changed
+
+    for _ in range(3):
+        assert client.get(url, headers=headers).status_code == 200
+    timings = []
+    for _ in range(REPEAT):
+        if not cached:
+            library_changed()  # as after any edit: facet counts computed afresh
+        with CaptureQueriesContext(connection) as queries:
+            began = time.perf_counter()
+            response = client.get(url, headers=headers)
+            timings.append((time.perf_counter() - began) * 1000)
+        assert response.status_code == 200
+    if os.environ.get("BENCH_QUERIES"):  # the slowest queries of the last request
+        for query in sorted(queries.captured_queries, key=lambda q: -float(q["time"]))[:3]:
+            print(f"      {float(query['time']) * 1000:6.1f} ms  {query['sql'][:300]}")
+    timings.sort()
+    p95 = timings[min(len(timings) - 1, int(round(0.95 * len(timings))) - 1)]
+    return statistics.median(timings), p95, len(queries)
+
+
+def main() -> None:
+    import django
+    from django.conf import settings
+
+    scratch = tempfile.mkdtemp(prefix="bench-library-")
+    if "DATABASE_URL" not in os.environ or os.environ["DATABASE_URL"].startswith("sqlite"):
+        os.environ["DATABASE_URL"] = f"sqlite:///{scratch}/bench.sqlite3"
+    os.environ["MEDIA_ROOT"] = scratch
+    django.setup()
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.STORAGES = settings.STORAGES | {
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    }
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import setup_test_environment
+
+    from cases.library.search import search_index_cases
+
+    setup_test_environment()
+    if connection.vendor == "sqlite":
+        connection.settings_dict["TEST"]["NAME"] = f"{scratch}/test.sqlite3"
+    else:  # never the test suite's database, which may be in use
+        connection.settings_dict["TEST"]["NAME"] = "caseviewer_bench_library"
+    name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    engine = f"{connection.vendor} {connection.Database.__name__}"
+    if connection.vendor == "sqlite":
+        engine += f" {connection.Database.sqlite_version}"
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            engine += f" server {cursor.fetchone()[0]}"
+    print(f"== Library bench on {engine} ({name}); {REPEAT} requests per figure ==")
+    results: dict[int, dict[str, tuple[float, float, int]]] = {}
+    built = 0
+    try:
+        for size in SIZES:
+            began = time.perf_counter()
+            library_generate(start=built, stop=size)
+            generated = time.perf_counter() - began
+            began = time.perf_counter()
+            search_index_cases()
+            indexed = time.perf_counter() - began
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("ANALYZE")
+            built = size
+            print(
+                f"-- {size:,} cases ({size * FIGURES_PER_CASE:,} figures, "
+                f"{size * COMMENTS_PER_CASE:,} comments): generated in {generated:.1f} s, "
+                f"search index rebuilt in {indexed:.1f} s"
+            )
+            client = Client()
+            results[size] = {}
+            for label, url, headers, cached in PAGES:
+                results[size][label] = _measure(client, url, headers, cached)
+                p50, p95, queries = results[size][label]
+                print(f"   {label:<40} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  {queries:3d} queries")
+        if len(SIZES) >= 2:
+            small, large = SIZES[0], SIZES[-1]
+            print(f"-- {large:,} vs {small:,} cases: p50 ratio and query counts")
+            for label, *_ in PAGES:
+                a, b = results[small][label], results[large][label]
+                print(
+                    f"   {label:<40} x{b[0] / a[0]:5.2f}   queries {a[2]:3d} -> {b[2]:3d}"
+                    + ("" if a[2] == b[2] else "  (grew)")
+                )
+    finally:
+        if os.environ.get("BENCH_KEEP"):
+            print(f"kept the database {name}")
+        else:
+            connection.creation.destroy_test_db(name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()
