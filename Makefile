@@ -67,6 +67,16 @@ check-deploy: install
 test-redis: install-dev
 	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/15}" $(BIN)/python -m pytest -m redis
 
+$(VENV)/.installed-bench: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[bench]'
+	touch $@
+
+# Load and fault benchmark (bench/load/run.py, figures printed, not a test): gunicorn with 3
+# workers on a scratch SQLite database, 50 locust users for 3 minutes, then the same while a
+# worker is killed every 20 s. About 8 minutes. BENCH_ARGS="--load --duration 60" etc.
+bench-load: $(VENV)/.installed-bench
+	$(BIN)/python bench/load/run.py $(BENCH_ARGS)
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
