@@ -63,8 +63,21 @@
 
   // After Django's own scripts (SelectFilter, select2) have built their widgets: their load
   // listeners are all registered by DOMContentLoaded, so this one runs after them.
+  // select2 may build its boxes later still, so widgets that appear are named as they come.
+  var pending = false;
+  function fixSoon() {
+    if (pending) return;
+    pending = true;
+    window.requestAnimationFrame(function () {
+      pending = false;
+      fix();
+    });
+  }
   document.addEventListener("DOMContentLoaded", function () {
-    window.addEventListener("load", fix);
+    window.addEventListener("load", function () {
+      fix();
+      new MutationObserver(fixSoon).observe(document.body, { childList: true, subtree: true });
+    });
   });
   document.addEventListener("formset:added", function () {
     window.setTimeout(fix, 0);
