@@ -90,7 +90,19 @@ clean:
 
 # Library speed at 100 and 10,000 cases (figures printed, not a timed test), on SQLite and
 # on PostgreSQL (BENCH_POSTGRES_URL; the bench creates and drops its own scratch database).
-.PHONY: bench-library
+.PHONY: bench-library bench-viewer bench-conference
+bench: bench-viewer bench-conference bench-library bench-load
+
+# Viewer renders through gunicorn against whitenoise's static ceiling (and Orthanc when the
+# Debian package is installed); figures printed, not a timed test.
+bench-viewer: install
+	$(BIN)/python bench/viewer.py
+
+# 300 audience members polling a live conference for 60 s, on the database, then on Redis.
+bench-conference: install
+	$(BIN)/python bench/conference.py
+	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/15}" $(BIN)/python bench/conference.py --redis
+
 bench-library: install
 	$(BIN)/python bench/library.py
 	DATABASE_URL="$${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}" $(BIN)/python bench/library.py
