@@ -121,7 +121,7 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Persistent too: opening SQLite and running the PRAGMAs costs more than a render.
     DATABASES["default"]["OPTIONS"] = {
         # Several gunicorn workers share one file: WAL, wait for locks, write up front.
         "init_command": (
@@ -130,6 +130,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+    # Tests use a file, not memory: the browser tests' live server answers Chromium's
+    # parallel requests in threads, and an in-memory database would be one connection
+    # shared between them.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
