@@ -41,10 +41,10 @@ static: install
 demo: migrate static
 	$(BIN)/python manage.py load_demo
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
-	$(BIN)/gunicorn caseviewer.wsgi:application --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
+	HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) $(BIN)/gunicorn -c gunicorn.conf.py caseviewer.wsgi:application
 
 serve: migrate static
-	$(BIN)/gunicorn caseviewer.wsgi:application --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile -
+	HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) $(BIN)/gunicorn -c gunicorn.conf.py caseviewer.wsgi:application
 
 # axe-core for the accessibility browser tests, from the npm registry into .cache/node.
 AXE := .cache/node/node_modules/axe-core/axe.min.js

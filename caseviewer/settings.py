@@ -75,6 +75,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "caseviewer.operations.request_logging",
     "django.middleware.security.SecurityMiddleware",
     # Above whitenoise, so static files carry the policy and headers too.
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -287,9 +288,29 @@ SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 14 * 24 * 60 * 60)
 # Error reports by e-mail (with DEBUG off): comma-separated addresses.
 ADMINS = env_list("ADMINS", [])
 
+# Structured logs: one JSON object per line on stderr (LOG_FORMAT=text for plain lines);
+# every request is logged by caseviewer.operations.request_logging at REQUEST_LOG_LEVEL.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {"()": "caseviewer.operations.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "text" if env_str("LOG_FORMAT") == "text" else "json",
+        }
+    },
+    "loggers": {
+        "caseviewer.request": {
+            "handlers": ["console"],
+            "level": env_str("REQUEST_LOG_LEVEL", "INFO"),
+            "propagate": False,
+        },
+        # Errors are logged once, by the request log, with the traceback from django.request.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
 }

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from caseviewer.operations import JsonFormatter
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_reports_database_and_cache(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_healthz_is_503_and_says_what_fails(client, monkeypatch):
+    from django.core.cache import cache
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(cache, "set", broken)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "failing", "database": "ok", "cache": "failing"}
+
+
+def test_every_request_is_logged_as_structured_fields(client, caplog):
+    with caplog.at_level(logging.INFO, logger="caseviewer.request"):
+        client.get("/no-such-page/")
+        client.get("/healthz")
+    records = [r for r in caplog.records if r.name == "caseviewer.request"]
+    assert [(r.path, r.status, r.levelname) for r in records] == [
+        ("/no-such-page/", 404, "WARNING"),
+        ("/healthz", 200, "INFO"),
+    ]
+    assert all(r.duration_ms >= 0 and r.method == "GET" for r in records)
+
+
+def test_json_formatter_writes_one_object_per_line_with_extras():
+    record = logging.makeLogRecord(
+        {"name": "caseviewer.request", "levelname": "INFO", "msg": "GET / 200", "status": 200}
+    )
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["message"] == "GET / 200" and entry["status"] == 200
+    assert entry["logger"] == "caseviewer.request"
+
+
+def test_gunicorn_configuration_has_sane_timeouts(monkeypatch):
+    monkeypatch.setenv("PORT", "8123")
+    path = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", path)
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    assert conf.bind == "127.0.0.1:8123"
+    assert 10 <= conf.timeout <= 120 and conf.graceful_timeout >= 10
+    assert conf.max_requests > 0 and conf.worker_class == "sync"
