@@ -22,6 +22,7 @@ import io
 import json
 import re
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -188,7 +189,7 @@ def bundle_read(data: bytes) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The manifest and files of a bundle, checked; raise BundleError with the reason."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise BundleError("not a zip file") from exc
     with archive:
         infos = archive.infolist()
@@ -206,11 +207,28 @@ def bundle_read(data: bytes) -> tuple[dict[str, Any], dict[str, bytes]]:
         if MANIFEST not in names:
             raise BundleError("the bundle has no manifest.json")
         try:
-            manifest = json.loads(archive.read(MANIFEST))
+            raw = archive.read(MANIFEST)
+            files = {name: archive.read(name) for name in names if name != MANIFEST}
+        except (
+            zipfile.BadZipFile,
+            zlib.error,
+            OSError,
+            EOFError,
+            ValueError,
+            NotImplementedError,
+            RuntimeError,
+        ) as exc:
+            # A damaged entry (CRC, header, stream), an unsupported method or encryption.
+            raise BundleError(f"the bundle is damaged: {exc}") from exc
+        try:
+            manifest = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BundleError(f"manifest.json is not valid JSON: {exc}") from exc
-        files = {name: archive.read(name) for name in names if name != MANIFEST}
-    _manifest_check(manifest, files)
+    try:
+        _manifest_check(manifest, files)
+    except (AttributeError, TypeError, KeyError) as exc:
+        # A list where an object belongs, or the like, deeper in the manifest.
+        raise BundleError(f"the manifest has an unexpected shape: {exc}") from exc
     return manifest, files
 
 

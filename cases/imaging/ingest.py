@@ -249,6 +249,7 @@ class _OpenedRaster:
 def _raster_open(name: str, data: bytes) -> _OpenedRaster:
     """Open and fully decode a PNG/JPEG/TIFF, turning every failure into ImageRejected."""
     max_pixels = settings.IMAGE_MAX_PIXELS
+    format_name = ""
     try:
         with warnings.catch_warnings():
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that: treat it as an error.
@@ -268,7 +269,7 @@ def _raster_open(name: str, data: bytes) -> _OpenedRaster:
         raise ImageRejected(name, f"too many pixels (decompression bomb?): {exc}") from exc
     except ImageRejected:
         raise
-    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+    except Exception as exc:  # Pillow's decoders raise many types on damaged data
         raise ImageRejected(name, f"damaged or truncated {format_name} image ({exc})") from exc
     return _OpenedRaster(image=image, format_name=format_name)
 
@@ -366,6 +367,17 @@ def dicom_prepare(
     *, name: str, ds: Dataset, replacements: dict[str, str] | None = None
 ) -> list[PreparedImage]:
     """De-identify ``ds`` (in place) and encode each frame as a single-frame DICOM file."""
+    try:
+        return _dicom_prepare(name=name, ds=ds, replacements=replacements)
+    except ImageRejected:
+        raise
+    except Exception as exc:  # pydicom parses elements lazily: a damaged one fails on use
+        raise ImageRejected(name, f"damaged DICOM ({type(exc).__name__}: {exc})") from exc
+
+
+def _dicom_prepare(
+    *, name: str, ds: Dataset, replacements: dict[str, str] | None
+) -> list[PreparedImage]:
     frames = _dicom_frame_count(name, ds)
     pixels = _dicom_pixels_decode(name, ds)
     memory: dict[str, str] = {} if replacements is None else replacements
