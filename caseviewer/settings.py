@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -134,7 +135,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests use a file, not memory: the browser tests' live server answers Chromium's
     # parallel requests in threads, and an in-memory database would be one connection
     # shared between them.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # One file per test process, so two runs side by side never share it.
+    test_db = Path(tempfile.gettempdir()) / f"caseviewer-test-{os.getpid()}.sqlite3"
+    DATABASES["default"]["TEST"] = {"NAME": str(test_db)}
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
