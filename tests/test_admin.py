@@ -185,8 +185,7 @@ def test_figure_upload_sorts_a_dicom_series_by_position(admin_client, db):
         members = sorted(archive.namelist())[:3]
         # Reverse the names so file-name order and position order disagree.
         files = [
-            SimpleUploadedFile(f"{9 - i}.dcm", archive.read(name))
-            for i, name in enumerate(members)
+            SimpleUploadedFile(f"{9 - i}.dcm", archive.read(name)) for i, name in enumerate(members)
         ]
     response = admin_client.post(
         f"/admin/cases/figure/{figure.pk}/change/", _figure_post(figure, upload=files)

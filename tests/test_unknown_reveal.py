@@ -98,7 +98,7 @@ def test_differential_must_be_committed_before_the_answer(client, unknown_case):
     assert f'action="/u/{unknown_case.public_id}/differential/"' in page
     assert 'name="skip"' in page
     assert "Tuberculosis" not in page
-    assert 'Next →' not in page
+    assert "Next →" not in page
     assert client.get(f"/u/{unknown_case.public_id}/5/")["Location"].endswith("/4/")
 
 
@@ -140,9 +140,10 @@ def test_anonymous_attempts_live_in_the_session(client, unknown_case):
     _walk(client, unknown_case, upto=4)
     client.post(f"/u/{unknown_case.public_id}/differential/", {"first": "Lung adenocarcinoma"})
     assert Attempt.objects.count() == 0
-    assert "Your first choice was right." in client.get(
-        f"/u/{unknown_case.public_id}/5/"
-    ).content.decode()
+    assert (
+        "Your first choice was right."
+        in client.get(f"/u/{unknown_case.public_id}/5/").content.decode()
+    )
 
 
 def test_differential_post_before_reaching_it_is_refused(client, unknown_case):
@@ -154,9 +155,7 @@ def test_differential_post_before_reaching_it_is_refused(client, unknown_case):
 
 def test_differential_post_htmx_returns_the_step_and_keeps_its_url(client, unknown_case):
     _walk(client, unknown_case, upto=4)
-    response = client.post(
-        f"/u/{unknown_case.public_id}/differential/", {"skip": "1"}, headers=HX
-    )
+    response = client.post(f"/u/{unknown_case.public_id}/differential/", {"skip": "1"}, headers=HX)
     assert response.status_code == 200
     assert response["HX-Replace-Url"] == f"/u/{unknown_case.public_id}/4/"
     assert "You skipped this step." in response.content.decode()
@@ -170,9 +169,7 @@ def test_too_long_answer_is_refused_and_changes_nothing(client, learner, unknown
     assert Attempt.objects.count() == 0
 
 
-def test_drafts_are_404_in_unknown_mode_but_staff_can_preview_any_step(
-    client, staff, draft_case
-):
+def test_drafts_are_404_in_unknown_mode_but_staff_can_preview_any_step(client, staff, draft_case):
     Case.objects.filter(pk=draft_case.pk).update(unknown_title="Preview me")
     assert client.get(f"/u/{draft_case.public_id}/").status_code == 404
     client.force_login(staff)

@@ -88,9 +88,7 @@ def _check(response, case: Case, step: int, steps: list[int], *, committed: bool
 @pytest.fixture
 def demo_cases(db) -> list[Case]:
     call_command("load_demo", stdout=StringIO())
-    cases = list(
-        Case.objects.filter(is_sample=False).prefetch_related("figures__slices", "tables")
-    )
+    cases = list(Case.objects.filter(is_sample=False).prefetch_related("figures__slices", "tables"))
     assert len(cases) == 8  # the seed and seven MedPix cases
     return cases
 
