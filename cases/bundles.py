@@ -23,7 +23,7 @@ import json
 import re
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -128,10 +128,23 @@ def _case_entry(case: Case, files: dict[str, bytes]) -> dict[str, Any]:
     return entry
 
 
-def bundle_export(*, cases: Iterable[Case], collection: Collection | None = None) -> bytes:
-    """The bundle of ``cases`` (in the given order), and of ``collection`` if given, as bytes."""
+def bundle_export(
+    *,
+    cases: Iterable[Case],
+    collection: Collection | None = None,
+    progress: Callable[[int, int, Case], None] | None = None,
+) -> bytes:
+    """The bundle of ``cases`` (in the given order), and of ``collection`` if given, as bytes.
+
+    ``progress(n, total, case)`` is called before each case is read.
+    """
     files: dict[str, bytes] = {}
-    entries = [_case_entry(case, files) for case in cases]
+    cases = list(cases)
+    entries = []
+    for number, case in enumerate(cases, start=1):
+        if progress:
+            progress(number, len(cases), case)
+        entries.append(_case_entry(case, files))
     manifest: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
@@ -152,9 +165,11 @@ def bundle_export(*, cases: Iterable[Case], collection: Collection | None = None
     return buffer.getvalue()
 
 
-def bundle_export_collection(collection: Collection) -> bytes:
+def bundle_export_collection(
+    collection: Collection, *, progress: Callable[[int, int, Case], None] | None = None
+) -> bytes:
     cases = [item.case for item in collection.items.select_related("case").order_by("position")]
-    return bundle_export(cases=cases, collection=collection)
+    return bundle_export(cases=cases, collection=collection, progress=progress)
 
 
 def manifest_dump(manifest: dict[str, Any]) -> bytes:

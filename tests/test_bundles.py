@@ -318,3 +318,23 @@ def test_admin_exports_a_collection(client, staff, learner):
     )
     manifest = json.loads(_manifest_and_hashes(response.content)[0])
     assert manifest["collection"]["title"] == "Set"
+
+
+def test_admin_import_names_the_cases_it_skipped(client, staff):
+    data = bundle_export(cases=[_small_case("already-here")])
+    client.force_login(staff)
+    upload = io.BytesIO(data)
+    upload.name = "again.zip"
+    response = client.post("/admin/cases/case/import-bundle/", {"bundle": upload}, follow=True)
+    assert "skipped 1 already here (already-here)." in response.content.decode()
+
+
+def test_export_command_prints_progress_per_case(tmp_path, capsys):
+    from django.core.management import call_command
+
+    _small_case("first")
+    _small_case("second")
+    call_command("export_cases", str(tmp_path / "out.zip"))
+    captured = capsys.readouterr()
+    assert "[1/2] first" in captured.err and "[2/2] second" in captured.err
+    assert "Exported 2 case(s)" in captured.out

@@ -241,3 +241,9 @@ def test_thread_appears_only_at_the_discussion_step(client, learner, unknown_cas
     client.get(f"/u/{unknown_case.public_id}/6/")
     body = client.get(f"/u/{unknown_case.public_id}/6/").content.decode()
     assert thread_url in body
+
+
+def test_each_step_is_announced_in_a_live_region(client, unknown_case):
+    _walk(client, unknown_case, upto=2)
+    body = client.get(f"/u/{unknown_case.public_id}/2/", headers=HX).content.decode()
+    assert 'aria-live="polite" id="step-announcement">Step 2 of 6: Images shown.' in body

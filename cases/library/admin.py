@@ -65,6 +65,7 @@ def bundle_import_view(request: HttpRequest) -> HttpResponse:
                 request,
                 f"Imported {len(report.imported)} case(s) with {report.files} file(s); "
                 f"skipped {len(report.skipped)} already here"
+                + (f" ({', '.join(report.skipped)})" if report.skipped else "")
                 + (
                     f"; created the collection “{report.collection}”." if report.collection else "."
                 ),

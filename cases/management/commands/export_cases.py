@@ -24,7 +24,7 @@ class Command(BaseCommand):
             found = Collection.objects.filter(pk=collection).first()
             if found is None:
                 raise CommandError(f"no collection with id {collection}")
-            data = bundle_export_collection(found)
+            data = bundle_export_collection(found, progress=self._progress)
             count = found.items.count()
         else:
             cases = Case.objects.order_by("slug")
@@ -34,7 +34,10 @@ class Command(BaseCommand):
                 if missing:
                     raise CommandError(f"no case with slug {', '.join(sorted(missing))}")
             cases = list(cases)
-            data = bundle_export(cases=cases)
+            data = bundle_export(cases=cases, progress=self._progress)
             count = len(cases)
         Path(out).write_bytes(data)
         self.stdout.write(f"Exported {count} case(s) to {out} ({len(data)} bytes).")
+
+    def _progress(self, number: int, total: int, case: Case) -> None:
+        self.stderr.write(f"[{number}/{total}] {case.slug}")
