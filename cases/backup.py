@@ -25,7 +25,7 @@ import os
 import tarfile
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -203,8 +203,10 @@ def _add_file(archive: tarfile.TarFile, name: str, path: Path) -> dict:
     return {"size": info.size, "sha256": digest.hexdigest()}
 
 
-def backup_create(*, out: Path) -> Manifest:
+def backup_create(*, out: Path, progress: Callable[[str], None] | None = None) -> Manifest:
     """Write a backup of the database and the media to ``out`` (a new file).
+
+    ``progress(message)`` hears about each stage and every hundredth media file.
 
     The database snapshot comes first, then the media: a file added meanwhile is carried
     along unused, and a file deleted meanwhile is named in the manifest's ``missing_media``.
@@ -219,6 +221,8 @@ def backup_create(*, out: Path) -> Manifest:
     mode = "w:gz" if out.name.endswith(".gz") else "w"
     with tempfile.TemporaryDirectory(prefix="caseviewer-backup-") as scratch:
         data_path = Path(scratch) / DATA
+        if progress:
+            progress("reading the database snapshot")
         migrations = _database_dump(data_path)
         objects = json.loads(data_path.read_bytes())
         counts = Counter(obj["model"] for obj in objects)
@@ -232,6 +236,8 @@ def backup_create(*, out: Path) -> Manifest:
                 for name, path in media_files():
                     files[MEDIA_PREFIX + name] = _add_file(archive, MEDIA_PREFIX + name, path)
                     stored.add(name)
+                    if progress and len(stored) % 100 == 0:
+                        progress(f"{len(stored)} media files archived")
                 manifest = Manifest(
                     created=datetime.now(UTC).isoformat(timespec="seconds"),
                     database=connection.vendor,

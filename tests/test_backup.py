@@ -172,8 +172,9 @@ def test_a_foreign_or_unsafe_archive_is_refused(tmp_path, settings):
 
 
 def test_backup_never_overwrites_and_names_a_file_in_a_directory(library, tmp_path):
-    out = io.StringIO()
-    call_command("backup", str(tmp_path), stdout=out)
+    out, err = io.StringIO(), io.StringIO()
+    call_command("backup", str(tmp_path), stdout=out, stderr=err)
+    assert "reading the database snapshot" in err.getvalue()  # progress goes to stderr
     written = Path(out.getvalue().strip().splitlines()[-1])
     assert written.parent == tmp_path and written.name.startswith("caseviewer-backup-")
     assert written.name.endswith(".tar.gz")

@@ -27,7 +27,7 @@ class Command(BaseCommand):
         if path.is_dir():
             path = path / archive_default_name()
         try:
-            manifest = backup_create(out=path)
+            manifest = backup_create(out=path, progress=self.stderr.write)
         except BackupError as exc:
             raise CommandError(str(exc)) from exc
         rows = sum(manifest.counts.values())
