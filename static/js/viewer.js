@@ -62,6 +62,8 @@
       const key = CLICK_KEYS[event.key] || (/^[1-9]$/.test(event.key) ? event.key : null);
       const control = key && viewer.querySelector(`[data-key="${key}"]`);
       if (control) {
+        // A key pressed right after a swap can beat htmx to the fresh controls.
+        window.htmx.process(control);
         control.click();
         handled = true;
       }
