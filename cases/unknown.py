@@ -8,7 +8,7 @@ before the one before it was seen (staff previewing excepted).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Avg, Count, Prefetch, Q, QuerySet
@@ -164,7 +164,12 @@ class StepReveal:
         return self.early(figure.unknown_caption)
 
     def early(self, text: str) -> str:
-        return text_mask(text, self.patterns) if self.step < RevealStep.DIAGNOSIS else text
+        return _early(text, step=self.step, patterns=self.patterns)
+
+
+def _early(text: str, *, step: int, patterns: list) -> str:
+    """Text shown before the diagnosis step has the diagnosis masked."""
+    return text_mask(text, patterns) if step < RevealStep.DIAGNOSIS else text
 
 
 def step_reveal(case: Case, *, step: int, answer_shown: bool) -> StepReveal:
@@ -175,12 +180,14 @@ def step_reveal(case: Case, *, step: int, answer_shown: bool) -> StepReveal:
     annotations) and tables (with rows) to keep the query count flat.
     """
     patterns = spoiler_patterns(case)
-    reveal = StepReveal(
+    return StepReveal(
         case=case,
         step=step,
-        history="",
-        exam="",
-        findings="",
+        history=_early(case.history, step=step, patterns=patterns),
+        exam=_early(case.exam, step=step, patterns=patterns),
+        findings=_early(case.findings, step=step, patterns=patterns)
+        if step >= RevealStep.FINDINGS
+        else "",
         figures=[figure for figure in case.figures.all() if figure.reveal_step <= step],
         tables=[table for table in case.tables.all() if table.reveal_step <= step]
         if step >= RevealStep.DIAGNOSIS or answer_shown
@@ -191,12 +198,6 @@ def step_reveal(case: Case, *, step: int, answer_shown: bool) -> StepReveal:
         else [],
         annotations_allowed=step >= RevealStep.FINDINGS,
         patterns=patterns,
-    )
-    return replace(
-        reveal,
-        history=reveal.early(case.history),
-        exam=reveal.early(case.exam),
-        findings=reveal.early(case.findings) if step >= RevealStep.FINDINGS else "",
     )
 
 
@@ -358,18 +359,18 @@ def unknown_history(request: HttpRequest) -> HttpResponse:
 def unknown_figure(request: HttpRequest, public_id: str, number: int) -> HttpResponse:
     """One figure's viewer in unknown mode, as far as this browser has got in the case."""
     case = _get_case_for_user(request, public_id)
-    figure = next((f for f in case.figures.all() if f.number == number), None)
     reached = RevealStep.DISCUSSION if _is_staff(request) else Progress.load(request, case).reached
-    if figure is None or figure.reveal_step > reached:
+    # The same rules as the steps: what the furthest step seen reveals, and nothing more.
+    reveal = step_reveal(case, step=reached, answer_shown=False)
+    figure = next((f for f in reveal.figures if f.number == number), None)
+    if figure is None:
         raise Http404("No such figure")
-    before_diagnosis = reached < RevealStep.DIAGNOSIS
-    caption = figure.caption if reached >= RevealStep.DISCUSSION else figure.unknown_caption
     context = viewer_context(
         request,
         figure=figure,
         base_url=_figure_url(case, figure),
-        caption=text_mask(caption, spoiler_patterns(case)) if before_diagnosis else caption,
-        annotations_allowed=reached >= RevealStep.FINDINGS,
+        caption=reveal.caption(figure),
+        annotations_allowed=reveal.annotations_allowed,
     )
     if request.htmx:
         return render(request, "cases/figure.html#viewer", context)
