@@ -226,8 +226,9 @@ def test_pathological_markdown_renders_in_bounded_time(source):
     started = time.perf_counter()
     html = markdown_render(source)
     elapsed = time.perf_counter() - started
-    # Measured at about 1.1 s for the worst (100 KB of "![") on the 2-core dev machine.
-    assert elapsed < 5, elapsed
+    # A guard against super-linear blow-ups (which take minutes on 100 KB), not a speed
+    # check: the worst (100 KB of "![") takes about 1 s, and over 5 s on a busy machine.
+    assert elapsed < 30, elapsed
     assert_inert(html)
 
 
@@ -242,4 +243,5 @@ def test_a_maximal_pathological_comment_posts_quickly(client, published_case, me
     started = time.perf_counter()
     response = client.post(post_url(published_case), {"body": "![" * 5_000})
     assert response.status_code == 303
-    assert time.perf_counter() - started < 2
+    # Generous on purpose (a blow-up takes minutes; a busy machine a few times the usual).
+    assert time.perf_counter() - started < 10
