@@ -29,6 +29,7 @@ from django_htmx.middleware import HtmxDetails
 from cases.models import Case, Figure, Slice
 from cases.viewstate import RENDER_SIZES, ViewState, window_param
 
+from .readahead import read_ahead
 from .render import (
     FORMATS,
     annotations_digest,
@@ -36,6 +37,7 @@ from .render import (
     render_cache_get,
     render_etag,
     render_key,
+    render_to_store,
     slice_render,
     slice_render_key,
 )
@@ -44,12 +46,18 @@ from .render import (
 # parameter is in the query string), so browsers may keep them for a year.
 IMAGE_CACHE_CONTROL = "private, max-age=31536000, immutable"
 _TOKEN = re.compile(r"[0-9a-f]{32}")
-# Tokens of published slices seen in the last few seconds (per worker, a cache only): a
-# repeat of a rendering already in the store is then served without a database query. A
-# case returned to draft stops serving its already-rendered images within this time.
+# Published stacks seen in the last few seconds (per worker, a cache only): any rendering of
+# one of their slices, from the store or afresh, is then served without a database query. A
+# case returned to draft stops serving its images within this time.
 PUBLISHED_MEMORY_SECONDS = 30.0
 PUBLISHED_MEMORY_SIZE = 20_000
-_published_until: dict[str, float] = {}
+# token -> (until, the slice's stack in order, the slice's index in it)
+_published_until: dict[str, tuple[float, list[Slice], int]] = {}
+# What a rendering reads: a narrow row keeps the query cheap and the memory small.
+_RENDER_FIELDS = (
+    "figure_id", "position", "token", "image", "kind", "inverted",
+    "figure__window_width", "figure__window_center", "figure__case__status",
+)  # fmt: skip
 _DIGEST = re.compile(r"[0-9a-f]{10}")
 
 
@@ -66,12 +74,24 @@ def _get_figure_for_user(request: HttpRequest, slug: str, number: int) -> Figure
 
 
 def _get_slice_for_user(request: HttpRequest, token: str) -> Slice:
-    """The slice behind an image URL, with its figure and case, in one query."""
+    """The slice behind an image URL, with its figure and case, in one query.
+
+    The query reads the slice's whole stack (narrow rows), which is remembered when the case
+    is published: the stack's other slices are then served without a query.
+    """
     if not _TOKEN.fullmatch(token):
         raise Http404("No such image")
-    image = get_object_or_404(Slice.objects.select_related("figure__case"), token=token)
-    if not _case_visible(request, image.figure.case):
+    stack = list(
+        Slice.objects.filter(figure__slices__token=token)
+        .select_related("figure__case")
+        .only(*_RENDER_FIELDS)
+        .order_by("position", "pk")
+    )
+    image = next((s for s in stack if s.token == token), None)
+    if image is None or not _case_visible(request, image.figure.case):
         raise Http404("No such image")
+    if image.figure.case.is_published:
+        _published_remember(stack)
     return image
 
 
@@ -155,13 +175,19 @@ def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpRespo
     header = request.headers.get("If-None-Match", "")
     client_etags = {t.removeprefix("W/") for t in parse_etags(header)}
     if params["window_width"] is not None and _TOKEN.fullmatch(token):
-        # The URL names the whole rendering: answer from the ETag or the render store alone.
+        # The URL names the whole rendering: answer from the ETag, the render store, or a
+        # slice of a stack seen published moments ago, without a query.
         key = render_key(token, fmt=fmt, **params)
         etag = render_etag(key)
         if etag in client_etags:
             return _not_modified(etag)
-        if _published_until.get(token, 0.0) > time.monotonic():
+        until, stack, index = _published_until.get(token, (0.0, [], 0))
+        if until > time.monotonic():
             data = render_cache_get(key)
+            if data is None and not params["annotations"]:
+                render_args = {k: v for k, v in params.items() if k != "annotations"}
+                data = render_to_store(stack[index], key, fmt=fmt, annotations=(), **render_args)
+                read_ahead(stack, index, fmt=fmt, **params)
             if data is not None:
                 return _image_response(data, fmt, etag)
     image = _get_slice_for_user(request, token)
@@ -177,8 +203,6 @@ def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpRespo
     if etag in client_etags or "*" in client_etags:
         return _not_modified(etag)
     data = slice_render(image, annotations=annotations, fmt=fmt, **render_args)
-    if image.figure.case.is_published:
-        _published_remember(token)
     return _image_response(data, fmt, etag)
 
 
@@ -189,10 +213,14 @@ def _image_response(data: bytes, fmt: str, etag: str) -> HttpResponse:
     return response
 
 
-def _published_remember(token: str) -> None:
-    if len(_published_until) >= PUBLISHED_MEMORY_SIZE:
+def _published_remember(stack: list[Slice]) -> None:
+    if len(_published_until) + len(stack) > PUBLISHED_MEMORY_SIZE:
         _published_until.clear()
-    _published_until[token] = time.monotonic() + PUBLISHED_MEMORY_SECONDS
+    figure = stack[0].figure
+    until = time.monotonic() + PUBLISHED_MEMORY_SECONDS
+    for index, image in enumerate(stack):
+        image.figure = figure  # one figure object for the stack
+        _published_until[image.token] = (until, stack, index)
 
 
 def _not_modified(etag: str) -> HttpResponse:
