@@ -9,7 +9,9 @@ the demo head CT imported), so the figures compare like with like on this machin
 3. through gunicorn (``--workers`` = cores) with one load generator: cached renders, the
    same bytes as a static file served by whitenoise (the ceiling), 304 answers, uncached
    renders cycling through all 28 slices with a new window each time (no render store hit),
-   a sequential scroll of the 28 slices, and the htmx fragment a scroll step fetches;
+   a sequential scroll of the 28 slices at a window never rendered (with the server's
+   read-ahead, as served, and again with ``RENDER_READ_AHEAD=0``: each slice rendered by
+   its own request), and the htmx fragment a scroll step fetches;
 4. Orthanc's ``/instances/{id}/rendered`` on the same slice and window, when ``Orthanc`` is
    installed (Debian package ``orthanc``): started here on loopback with a scratch config.
 """
@@ -167,12 +169,16 @@ def in_process(data: dict) -> None:
         client.get(url)
     with CaptureQueriesContext(connection) as q304:
         status = client.get(url, headers={"If-None-Match": first["ETag"]}).status_code
-    fresh = slice_image_url(middle, window_width=81, window_center=40)
-    with CaptureQueriesContext(connection) as qnew:
-        client.get(fresh)
+    from cases.imaging import views
+
+    views._published_until.clear()  # as in a worker that has not seen this stack yet
+    with CaptureQueriesContext(connection) as qfirst:
+        client.get(slice_image_url(middle, window_width=81, window_center=40))
+    with CaptureQueriesContext(connection) as qseen:
+        client.get(slice_image_url(slices[15], window_width=81, window_center=40))
     print("\n2. Database queries per image request")
-    print(f"   200 from the store: {len(q200)}   304 ({status}): {len(q304)}   "
-          f"uncached render: {len(qnew)}")  # fmt: skip
+    print(f"   200 from the store: {len(q200)}   304 ({status}): {len(q304)}   uncached render: "
+          f"{len(qfirst)} (first of its stack in a worker), {len(qseen)} (stack seen)")  # fmt: skip
 
     figure_url = f"/cases/{data['case'].slug}/figures/1/"
     htmx = {"HX-Request": "true"}
@@ -184,20 +190,30 @@ def in_process(data: dict) -> None:
     print(f"   scroll step fragment (test client): median {statistics.median(times) * 1000:.2f} ms")
 
 
-def gunicorn_runs(env: dict, data: dict, static_root: Path) -> dict:
-    from cases.viewstate import slice_image_url
-
-    slices = data["slices"]
-    middle = slices[14]
+def gunicorn_start(env: dict) -> tuple[subprocess.Popen, int]:
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "caseviewer.wsgi:application", "--bind",
          f"127.0.0.1:{port}", "--workers", str(WORKERS), "--log-level", "warning"],
         cwd=ROOT, env=env, start_new_session=True,
     )  # fmt: skip
+    wait_for(f"http://127.0.0.1:{port}/")
+    return server, port
+
+
+def gunicorn_stop(server: subprocess.Popen) -> None:
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(10)
+
+
+def gunicorn_runs(env: dict, data: dict, static_root: Path) -> dict:
+    from cases.viewstate import slice_image_url
+
+    slices = data["slices"]
+    middle = slices[14]
+    server, port = gunicorn_start(env)
     results: dict[str, float] = {}
     try:
-        wait_for(f"http://127.0.0.1:{port}/")
         for fmt in ("jpeg", "png"):
             url = slice_image_url(middle, window_width=80, window_center=40, fmt=fmt)
             status, body = _request(port, url)
@@ -215,13 +231,15 @@ def gunicorn_runs(env: dict, data: dict, static_root: Path) -> dict:
             status, _ = _request(port, url)
             etag = urllib.request.urlopen(f"http://127.0.0.1:{port}{url}").headers["ETag"]
             results[f"304 {fmt}"] = throughput(port, [url], {"If-None-Match": etag})
-            # Uncached: every request a slice and window never rendered before.
-            base = 40 + (0.001 if fmt == "jpeg" else 0.002)
+            # Uncached: every request a slice and window never rendered before. URLs print
+            # six significant digits, so the centres step by 0.5 HU (all distinct as printed).
+            width = 79 if fmt == "jpeg" else 78
             cycle = [
-                slice_image_url(slices[i % 28], window_width=80, window_center=base + i * 1e-6,
-                                fmt=fmt)
+                slice_image_url(slices[i % 28], window_width=width,
+                                window_center=-50_000 + i * 0.5, fmt=fmt)
                 for i in range(200_000)
             ]  # fmt: skip
+            assert len(set(cycle)) == len(cycle), "uncached URLs must not repeat"
             results[f"uncached {fmt}"] = throughput(port, cycle)
             scroll = [
                 slice_image_url(s, window_width=81 + (fmt == "png"), window_center=41, fmt=fmt)
@@ -232,8 +250,17 @@ def gunicorn_runs(env: dict, data: dict, static_root: Path) -> dict:
         fragment = [f"/cases/bench-ct/figures/1/?slice={i % 28 + 1}&ww=80&wc=40" for i in range(28)]
         results["fragment"] = throughput(port, fragment, {"HX-Request": "true"})
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(10)
+        gunicorn_stop(server)
+    # The same scroll, each request rendered by itself: read-ahead turned off.
+    server, port = gunicorn_start(env | {"RENDER_READ_AHEAD": "0"})
+    try:
+        _request(port, slice_image_url(middle, window_width=80, window_center=40, fmt="jpeg"))
+        for label, width in (("no read-ahead ms", 83), ("no read-ahead again ms", 84)):
+            scroll = [slice_image_url(s, window_width=width, window_center=41, fmt="jpeg")
+                      for s in slices]  # fmt: skip
+            results[label] = sequential_ms(port, scroll)
+    finally:
+        gunicorn_stop(server)
     return results
 
 
@@ -323,6 +350,8 @@ def main() -> None:
               f"   uncached {web[f'uncached {fmt}']:6.0f}")  # fmt: skip
         print(f"         scroll of 28 slices, uncached {web[f'scroll ms {fmt}']:6.1f} ms, "
               f"again (render store) {web[f'scroll again ms {fmt}']:6.1f} ms")  # fmt: skip
+    print(f"   jpeg  scroll of 28 slices, uncached, read-ahead off {web['no read-ahead ms']:6.1f} "
+          f"ms (a second window {web['no read-ahead again ms']:6.1f} ms)")  # fmt: skip
     print(f"   htmx scroll-step fragment: {web['fragment']:.0f} per second")
     print("\n4. Orthanc /instances/{id}/rendered, JPEG, same window")
     if orthanc is None:
@@ -337,6 +366,8 @@ def main() -> None:
         print(f"   uncached JPEG renders vs Orthanc cycling: {ratio:.2f}x (target ≥ 1.5x)")
         scroll = orthanc["scroll ms"] / web["scroll ms jpeg"]
         print(f"   uncached 28-slice scroll, Orthanc time / ours: {scroll:.2f}x (target ≥ 1x)")
+        alone = orthanc["scroll ms"] / web["no read-ahead ms"]
+        print(f"   the same with read-ahead off: {alone:.2f}x")
 
 
 if __name__ == "__main__":
