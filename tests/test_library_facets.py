@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cases.library.models import CaseDifficulty, Difficulty
@@ -154,3 +156,83 @@ def test_staff_and_learners_get_their_own_counts(client, shelf, staff):
     assert client.get(reverse("cases:library")).context["total"] == 3
     client.force_login(staff)
     assert client.get(reverse("cases:library")).context["total"] == 4
+
+
+@pytest.fixture
+def hidden(shelf):
+    """A draft, a sample series and a case without a diagnosis, tagged like the shelf."""
+    cases = {
+        "draft": case_build(slug="draft-ct-neuro", status=Case.Status.DRAFT),
+        "sample": case_build(slug="sample-ct-neuro", is_sample=True),
+        "no-answer": case_build(slug="no-answer-ct-neuro"),
+    }
+    Case.objects.filter(slug="no-answer-ct-neuro").update(diagnosis="")
+    for case in cases.values():
+        case.tags.set(Tag.objects.filter(slug__in=["ct", "neuro"]))
+        case.keywords.add(Keyword.objects.get(name="Glioma"))
+        CaseDifficulty.objects.create(case=case, level=Difficulty.FELLOW)
+    return cases
+
+
+def test_counts_leave_out_the_cases_the_visitor_cannot_see(client, hidden, staff):
+    url = reverse("cases:library")  # samples and cases without a diagnosis are listed
+    for params in [{}, {"q": "case"}]:
+        response = client.get(url, params)
+        assert _facet(response, "modality") == {"ct": (5, False), "mri": (2, False)}
+        assert _facet(response, "keyword")["Glioma"] == (3, False)
+        assert _facet(response, "difficulty")["3"] == (4, False)
+    response = client.get(url, {"q": "case", "system": "neuro"})
+    assert _facet(response, "modality") == {"ct": (4, False), "mri": (2, False)}
+    assert response.context["total"] == 5
+    client.force_login(staff)
+    response = client.get(url, {"q": "case", "system": "neuro"})
+    assert _facet(response, "modality")["ct"] == (5, False)
+    assert _facet(response, "difficulty") == {"3": (5, False), "0": (1, False)}
+    assert response.context["total"] == 6
+
+
+def test_unknown_library_counts_only_its_cases_with_and_without_search(client, hidden):
+    url = reverse("cases:unknown_library")
+    for params in [{}, {"q": "cough"}]:
+        response = client.get(url, params)
+        assert _facet(response, "modality") == {"ct": (3, False), "mri": (2, False)}
+        assert _facet(response, "system")["neuro"] == (3, False)
+        assert _facet(response, "difficulty")["3"] == (2, False)
+    response = client.get(url, {"q": "cough", "difficulty": "3"})
+    assert _facet(response, "modality") == {"ct": (1, False), "mri": (1, False)}
+    assert _facet(response, "difficulty") == {"1": (1, False), "3": (2, True), "0": (1, False)}
+    response = client.get(url, {"q": "cough", "modality": "mri", "difficulty": "0"})
+    assert _slugs(response) == {"mr-ct-neuro"}
+    assert response.context["total"] == 1
+    assert _facet(response, "modality") == {"mri": (1, True), "ct": (1, False)}
+    assert _facet(response, "difficulty") == {"3": (1, False), "0": (1, True)}
+
+
+def test_a_search_and_facets_list_the_best_match_first(client, shelf):
+    Case.objects.filter(slug="mr-neuro").update(title="Neuro neuro neuro")
+    shelf["mr-neuro"].save()  # reindexed
+    response = client.get(reverse("cases:library"), {"q": "neuro", "modality": "mri"})
+    assert [item["case"].slug for item in response.context["items"]][0] == "mr-neuro"
+    assert response.context["total"] == 2
+
+
+def test_counting_afresh_takes_as_many_queries_whatever_the_size(client, shelf):
+    from cases.library.search import library_changed
+
+    pages = [{}, {"q": "case"}, {"q": "case", "modality": "ct", "difficulty": "0"}]
+
+    def queries() -> list[int]:
+        counted = []
+        for params in pages:
+            library_changed()  # as after any edit: counts taken afresh
+            with CaptureQueriesContext(connection) as captured:
+                client.get(reverse("cases:library"), params)
+            counted.append(len(captured))
+        return counted
+
+    case_build(slug="a-draft", status=Case.Status.DRAFT)  # hidden cases: their counts taken away
+    before = queries()
+    for i in range(30):
+        case = case_build(slug=f"more-{i}", status=Case.Status.DRAFT if i % 3 else "published")
+        case.tags.add(Tag.objects.get(slug="neuro"))
+    assert queries() == before
