@@ -9,9 +9,8 @@ the demo head CT imported), so the figures compare like with like on this machin
 3. through gunicorn (``--workers`` = cores) with one load generator: cached renders, the
    same bytes as a static file served by whitenoise (the ceiling), 304 answers, uncached
    renders cycling through all 28 slices with a new window each time (no render store hit),
-   a sequential scroll of the 28 slices at a window never rendered (with the server's
-   read-ahead, as served, and again with ``RENDER_READ_AHEAD=0``: each slice rendered by
-   its own request), and the htmx fragment a scroll step fetches;
+   a sequential scroll of the 28 slices at a window never rendered, and the htmx fragment a
+   scroll step fetches;
 4. Orthanc's ``/instances/{id}/rendered`` on the same slice and window, when ``Orthanc`` is
    installed (Debian package ``orthanc``): started here on loopback with a scratch config.
 """
@@ -251,16 +250,6 @@ def gunicorn_runs(env: dict, data: dict, static_root: Path) -> dict:
         results["fragment"] = throughput(port, fragment, {"HX-Request": "true"})
     finally:
         gunicorn_stop(server)
-    # The same scroll, each request rendered by itself: read-ahead turned off.
-    server, port = gunicorn_start(env | {"RENDER_READ_AHEAD": "0"})
-    try:
-        _request(port, slice_image_url(middle, window_width=80, window_center=40, fmt="jpeg"))
-        for label, width in (("no read-ahead ms", 83), ("no read-ahead again ms", 84)):
-            scroll = [slice_image_url(s, window_width=width, window_center=41, fmt="jpeg")
-                      for s in slices]  # fmt: skip
-            results[label] = sequential_ms(port, scroll)
-    finally:
-        gunicorn_stop(server)
     return results
 
 
@@ -350,8 +339,6 @@ def main() -> None:
               f"   uncached {web[f'uncached {fmt}']:6.0f}")  # fmt: skip
         print(f"         scroll of 28 slices, uncached {web[f'scroll ms {fmt}']:6.1f} ms, "
               f"again (render store) {web[f'scroll again ms {fmt}']:6.1f} ms")  # fmt: skip
-    print(f"   jpeg  scroll of 28 slices, uncached, read-ahead off {web['no read-ahead ms']:6.1f} "
-          f"ms (a second window {web['no read-ahead again ms']:6.1f} ms)")  # fmt: skip
     print(f"   htmx scroll-step fragment: {web['fragment']:.0f} per second")
     print("\n4. Orthanc /instances/{id}/rendered, JPEG, same window")
     if orthanc is None:
@@ -366,8 +353,6 @@ def main() -> None:
         print(f"   uncached JPEG renders vs Orthanc cycling: {ratio:.2f}x (target ≥ 1.5x)")
         scroll = orthanc["scroll ms"] / web["scroll ms jpeg"]
         print(f"   uncached 28-slice scroll, Orthanc time / ours: {scroll:.2f}x (target ≥ 1x)")
-        alone = orthanc["scroll ms"] / web["no read-ahead ms"]
-        print(f"   the same with read-ahead off: {alone:.2f}x")
 
 
 if __name__ == "__main__":

@@ -241,8 +241,6 @@ DISCUSSION_PAGE_SIZE = 50
 DATA_UPLOAD_MAX_NUMBER_FILES = 2000
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 64_000_000)
-# Slices rendered ahead of a viewer scrolling through a stack (cases/imaging/readahead.py).
-RENDER_READ_AHEAD = env_int("RENDER_READ_AHEAD", 12)
 
 # Security headers on every response (tests/test_security_headers.py walks every URL).
 # Scripts only from this origin, no inline script: the templates have none, and htmx is told

@@ -112,12 +112,6 @@ def seed_case(db) -> Case:
 
 
 @pytest.fixture(autouse=True)
-def _no_read_ahead(settings):
-    """No background renders behind a test's back; tests/test_read_ahead.py turns it on."""
-    settings.RENDER_READ_AHEAD = 0
-
-
-@pytest.fixture(autouse=True)
 def _tasks_inline(settings):
     """Background tasks (notification e-mails) run inline, inside the test's transaction."""
     settings.TASKS = {

@@ -187,3 +187,33 @@ def test_a_case_returned_to_draft_stops_serving_its_images(client, ct_figure):
     Case.objects.filter(pk=ct_figure.case_id).update(status=Case.Status.DRAFT)
     views._published_until.clear()  # as after PUBLISHED_MEMORY_SECONDS
     assert client.get(url).status_code == 404
+
+
+def test_other_slices_of_a_stack_seen_published_render_without_a_query(client, ct_figure):
+    stack = list(ct_figure.slices.order_by("position"))
+    first = client.get(slice_image_url(stack[0], window_width=80, window_center=40))
+    assert first.status_code == 200  # one query: the stack is seen
+    url = slice_image_url(stack[9], window_width=350, window_center=45, fmt="jpeg")
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200 and len(queries) == 0
+    assert response.content == slice_render(stack[9], window_width=350, window_center=45,
+                                            fmt="jpeg")  # fmt: skip
+    # The figure's default window needs the figure as it is now: one query.
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(slice_image_url(stack[9])).status_code == 200
+    assert len(queries) == 1
+
+
+def test_a_stack_returned_to_draft_stops_rendering_new_views(client, ct_figure):
+    from cases.imaging import views
+
+    stack = list(ct_figure.slices.order_by("position"))
+    assert (
+        client.get(slice_image_url(stack[0], window_width=80, window_center=40)).status_code == 200
+    )
+    Case.objects.filter(pk=ct_figure.case_id).update(status=Case.Status.DRAFT)
+    views._published_until.clear()  # as after PUBLISHED_MEMORY_SECONDS
+    assert (
+        client.get(slice_image_url(stack[3], window_width=90, window_center=40)).status_code == 404
+    )

@@ -19,7 +19,6 @@ import io
 import math
 import os
 import tempfile
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
 RENDER_VERSION = 2
 DECODED_CACHE_SIZE = 64
 RENDER_CACHE_SECONDS = 7 * 24 * 60 * 60
-CLAIM_SECONDS = 10
 ZOOM_MAX = 8.0
 FORMATS = {"png": "image/png", "jpeg": "image/jpeg"}
 JPEG_QUALITY = 90
@@ -299,43 +297,6 @@ def render_cache_get(key: str) -> bytes | None:
         return _render_path(key).read_bytes()
     except FileNotFoundError:
         return None
-
-
-def render_cache_has(key: str) -> bool:
-    """Whether the store holds bytes for ``key`` (without reading them)."""
-    if _uses_shared_cache():
-        return cache.has_key(key)
-    return _render_path(key).exists()
-
-
-def render_claim(key: str) -> bool:
-    """Mark ``key`` as being rendered by this caller; False if another worker already is.
-
-    Read-ahead uses it so that several workers reading ahead in the same stack share the
-    work. A claim lapses after ``CLAIM_SECONDS`` (a worker killed mid-render leaves one).
-    """
-    if _uses_shared_cache():
-        return cache.add(f"{key}:claim", 1, CLAIM_SECONDS)
-    path = _render_path(key).with_suffix(".claim")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-        return True
-    except FileExistsError:
-        try:
-            stale = time.time() - path.stat().st_mtime > CLAIM_SECONDS
-        except FileNotFoundError:
-            stale = True  # released meanwhile: the rendering is in the store, or failed
-        if stale:
-            path.unlink(missing_ok=True)
-        return False
-
-
-def render_unclaim(key: str) -> None:
-    if _uses_shared_cache():
-        cache.delete(f"{key}:claim")
-    else:
-        _render_path(key).with_suffix(".claim").unlink(missing_ok=True)
 
 
 def render_cache_set(key: str, data: bytes) -> None:

@@ -29,7 +29,6 @@ from django_htmx.middleware import HtmxDetails
 from cases.models import Case, Figure, Slice
 from cases.viewstate import RENDER_SIZES, ViewState, window_param
 
-from .readahead import read_ahead
 from .render import (
     FORMATS,
     annotations_digest,
@@ -187,7 +186,6 @@ def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpRespo
             if data is None and not params["annotations"]:
                 render_args = {k: v for k, v in params.items() if k != "annotations"}
                 data = render_to_store(stack[index], key, fmt=fmt, annotations=(), **render_args)
-                read_ahead(stack, index, fmt=fmt, **params)
             if data is not None:
                 return _image_response(data, fmt, etag)
     image = _get_slice_for_user(request, token)
