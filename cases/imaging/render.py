@@ -100,9 +100,8 @@ def slice_render(
     )
     data = render_cache_get(key)
     if data is None:
-        data = render_to_store(
+        data = _slice_render_uncached(
             slice,
-            key,
             window_width=window_width,
             window_center=window_center,
             invert=invert,
@@ -113,17 +112,7 @@ def slice_render(
             annotations=annotations,
             fmt=fmt,
         )
-    return data
-
-
-def render_to_store(slice: Slice, key: str, **render_args) -> bytes:
-    """Render afresh and keep the bytes under ``key`` (which the caller has computed).
-
-    ``render_args`` are ``slice_render``'s keywords, all of them, annotations already
-    narrowed to the slice.
-    """
-    data = _slice_render_uncached(slice, **render_args)
-    render_cache_set(key, data)
+        render_cache_set(key, data)
     return data
 
 

@@ -36,7 +36,6 @@ from .render import (
     render_cache_get,
     render_etag,
     render_key,
-    render_to_store,
     slice_render,
     slice_render_key,
 )
@@ -162,10 +161,10 @@ def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpRespo
     """A slice rendered at the window, zoom, annotations and size in the query string.
 
     When the URL names its window (as the viewer's URLs do), a matching ``If-None-Match``
-    gets 304, and a rendering already in the store of a slice seen published in the last
-    ``PUBLISHED_MEMORY_SECONDS`` is served, both without a database query; otherwise one
-    query finds the slice, its figure and case. Unreadable parameters are a 400, out-of-range
-    ones are clamped.
+    gets 304, and a slice of a stack seen published in the last ``PUBLISHED_MEMORY_SECONDS``
+    is served from the render store or rendered, both without a database query; otherwise
+    one query finds the slice's stack, figure and case. Unreadable parameters are a 400,
+    out-of-range ones are clamped.
     """
     params = _render_params(request.GET)
     if params is None:
@@ -173,6 +172,7 @@ def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpRespo
     # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
     header = request.headers.get("If-None-Match", "")
     client_etags = {t.removeprefix("W/") for t in parse_etags(header)}
+    render_args = {k: v for k, v in params.items() if k != "annotations"}
     if params["window_width"] is not None and _TOKEN.fullmatch(token):
         # The URL names the whole rendering: answer from the ETag, the render store, or a
         # slice of a stack seen published moments ago, without a query.
@@ -184,8 +184,7 @@ def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpRespo
         if until > time.monotonic():
             data = render_cache_get(key)
             if data is None and not params["annotations"]:
-                render_args = {k: v for k, v in params.items() if k != "annotations"}
-                data = render_to_store(stack[index], key, fmt=fmt, annotations=(), **render_args)
+                data = slice_render(stack[index], fmt=fmt, **render_args)
             if data is not None:
                 return _image_response(data, fmt, etag)
     image = _get_slice_for_user(request, token)
@@ -196,7 +195,6 @@ def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpRespo
         drawn = annotations_for_slice(image.figure.annotations.all(), image)
         if annotations_digest(drawn) == params["annotations"]:
             annotations = drawn
-    render_args = {k: v for k, v in params.items() if k != "annotations"}
     etag = render_etag(slice_render_key(image, annotations=annotations, fmt=fmt, **render_args))
     if etag in client_etags or "*" in client_etags:
         return _not_modified(etag)
