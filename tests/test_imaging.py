@@ -577,12 +577,20 @@ def test_render_caches_the_decoded_array_and_the_png(figure):
     slice_render(slice_, window_width=80, window_center=40)
     info = slice_decode.cache_info()
     assert (info.hits, info.misses) == (1, 1)
-    # The same parameters come straight from the render store (files shared by all workers).
-    assert slice_render(slice_, window_width=400, window_center=40) == first
-    assert slice_decode.cache_info() == info
+    # A rendering asked for once is not written to the store (most windows a reader passes
+    # through are never asked for again); asked for a second time it is rendered and stored.
     key = slice_render_key(slice_, window_width=400, window_center=40)
+    assert render_cache_get(key) is None
+    assert not render_cache_dir().exists()
+    assert slice_render(slice_, window_width=400, window_center=40) == first
+    info = slice_decode.cache_info()
+    assert (info.hits, info.misses) == (2, 1)
     assert render_cache_get(key) == first
     assert list(render_cache_dir().rglob("*"))  # on disk, under MEDIA_ROOT by default
+    # From then on the same parameters come straight from the store (shared by all workers).
+    assert slice_render(slice_, window_width=400, window_center=40) == first
+    assert slice_decode.cache_info() == info
+    assert render_cache_get(slice_render_key(slice_, window_width=80, window_center=40)) is None
     assert key != slice_render_key(slice_, window_width=400, window_center=40, invert=True)
     assert key != slice_render_key(slice_, window_width=400, window_center=40, max_size=256)
     assert slice_.token in key and " " not in key

@@ -151,6 +151,7 @@ def test_render_store_is_shared_a_new_worker_does_not_decode_again(client, ct_fi
     image = ct_figure.slices.get(position=7)
     url = slice_image_url(image, window_width=1500, window_center=-600)
     first = client.get(url).content
+    assert client.get(url).content == first  # asked for again: stored
     slice_decode.cache_clear()  # as in another worker process
     assert client.get(url).content == first
     assert slice_decode.cache_info().misses == 0
