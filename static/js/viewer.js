@@ -1,6 +1,7 @@
 // The figure viewer's optional niceties. Every control is also a plain link or GET form, and
 // htmx swaps the image area; this adds the wheel, OHIF-style keys, click-to-magnify at the
-// exact point, neighbour preloading, full screen, and keeps the address bar on the view.
+// exact point, window/level by dragging, neighbour preloading, full screen, and keeps the
+// address bar on the view.
 (() => {
   "use strict";
   const VIEWER = "[data-viewer]";
@@ -102,6 +103,13 @@
   // Click to magnify: send the exact point in the image's own pixels ("x,y", as an ismap
   // image does without JavaScript, but corrected for the image being shown scaled).
   document.addEventListener("click", (event) => {
+    const dragged = event.target.closest("[data-dragged]");
+    if (dragged) {
+      delete dragged.dataset.dragged;
+      event.preventDefault();
+      event.stopPropagation();
+      return;
+    }
     const link = event.target.closest(".viewer-magnify");
     if (link && window.htmx && event.button === 0 && !event.ctrlKey && !event.metaKey) {
       const image = link.querySelector("img");
@@ -117,6 +125,76 @@
     const button = event.target.closest("[data-fullscreen]");
     if (button) fullscreen(button.closest(VIEWER));
   }, true);
+
+  // Window/level by dragging, as on a PACS: with the right button (or Shift and the left),
+  // right widens the window and down raises the centre. While dragging, the image alone is
+  // swapped for the server's rendering at the new window (one request in flight, the latest
+  // wins); letting go applies the window through the form, so the address bar and the
+  // controls follow.
+  let drag = null;
+  document.addEventListener("pointerdown", (event) => {
+    const image = event.target.closest && event.target.closest(".viewer-image");
+    const viewer = image && image.closest(VIEWER);
+    const form = viewer && viewer.querySelector(".window-form");
+    if (!form || !window.htmx || event.pointerType === "touch") return;
+    if (!(event.button === 2 || (event.button === 0 && event.shiftKey))) return;
+    const width = Number(form.elements.ww.value) || 256;
+    const center = form.elements.wc.value === "" ? 128 : Number(form.elements.wc.value);
+    drag = { image, viewer, form, button: event.button, x: event.clientX, y: event.clientY, width, center,
+             step: Math.max(width / 200, 1), moved: false, loading: false, wanted: null };
+    image.setPointerCapture(event.pointerId);
+    event.preventDefault();
+  });
+
+  function windowShow(state) {
+    const url = new URL(state.image.src, location.href);
+    url.searchParams.set("ww", state.ww);
+    url.searchParams.set("wc", state.wc);
+    state.wanted = url.href;
+    const label = state.viewer.querySelector("[data-window-label]");
+    if (label) label.textContent = `W ${state.ww} / C ${state.wc}${label.dataset.windowLabel}`;
+    if (state.loading) return;
+    const probe = new Image();
+    state.loading = true;
+    probe.onload = probe.onerror = () => {
+      state.loading = false;
+      if (probe.complete && probe.naturalWidth) state.image.src = probe.src;
+      if (state.wanted !== probe.src) windowShow(state);
+    };
+    probe.src = state.wanted;
+  }
+
+  document.addEventListener("pointermove", (event) => {
+    if (!drag) return;
+    const dx = event.clientX - drag.x;
+    const dy = event.clientY - drag.y;
+    if (!drag.moved && Math.abs(dx) + Math.abs(dy) < 3) return;
+    drag.moved = true;
+    drag.ww = Math.max(1, Math.round(drag.width + dx * drag.step));
+    drag.wc = Math.round(drag.center + dy * drag.step);
+    windowShow(drag);
+  });
+
+  function dragEnd() {
+    const state = drag;
+    drag = null;
+    if (!state || !state.moved) return;
+    // Shift and the left button end with a click, which must not magnify.
+    if (state.button === 0) state.viewer.dataset.dragged = "1";
+    state.form.elements.ww.value = state.ww;
+    state.form.elements.wc.value = state.wc;
+    state.form.requestSubmit();
+  }
+  document.addEventListener("pointerup", dragEnd);
+  document.addEventListener("pointercancel", dragEnd);
+  // The right button on the image drags the window, so it opens no menu.
+  document.addEventListener("contextmenu", (event) => {
+    const image = event.target.closest && event.target.closest(".viewer-image");
+    if (image && image.closest(VIEWER)) event.preventDefault();
+  });
+  document.addEventListener("dragstart", (event) => {
+    if (event.target.closest && event.target.closest(".viewer-image")) event.preventDefault();
+  });
 
   // Remember which control had focus: out-of-band swaps replace the controls.
   document.addEventListener("htmx:beforeSwap", (event) => {

@@ -134,6 +134,43 @@ def test_head_ct_scrolls_windows_and_magnifies_with_the_view_in_the_url(
     page.screenshot(path=str(screenshot_dir / "viewer-4-reset.png"))
 
 
+def test_dragging_sets_the_window_as_on_a_pacs(live_server, page, head_ct, screenshot_dir):
+    page.goto(f"{live_server.url}/cases/head-ct/figures/1/?slice=12&ww=80&wc=40")
+    _wait_image(page)
+    image = page.locator("#viewer-1 img.viewer-image")
+    brain = image.screenshot()
+    box = image.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+    # The right button: 100 px right widens the window by 100 HU (a step of 1 HU per pixel
+    # at this width), 50 px down raises the centre by 50. The image follows while dragging.
+    page.mouse.move(x, y)
+    page.mouse.down(button="right")
+    page.mouse.move(x + 100, y + 50, steps=8)
+    expect(image).to_have_attribute("src", re.compile(r"[?&]ww=180&wc=90(&|$)"))
+    expect(page.locator("#viewer-1 [data-window-label]")).to_have_text("W 180 / C 90 HU")
+    page.mouse.up(button="right")
+    _wait_state(page, slice="12", ww="180", wc="90")
+    assert page.get_by_label("Window width").input_value() == "180"
+    _wait_image(page)
+    assert image.screenshot() != brain
+    page.screenshot(path=str(screenshot_dir / "viewer-5-dragged-window.png"))
+
+    # Shift and the left button do the same, and the click that ends the drag magnifies
+    # nothing; a plain click still does. Steps scale with the width (180 / 200 -> 1 HU).
+    page.keyboard.down("Shift")
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x - 60, y - 20, steps=5)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    _wait_state(page, ww="120", wc="70")
+    assert "zoom" not in _state(page)
+    _wait_image(page)
+    page.mouse.click(x, y)
+    _wait_state(page, ww="120", wc="70", zoom="1.5")
+
+
 def test_without_javascript_the_controls_are_links_and_forms(browser, live_server, head_ct,
                                                               screenshot_dir):  # fmt: skip
     context = browser.new_context(
