@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Avg, Count, Prefetch, Q, QuerySet
+from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -252,11 +252,10 @@ def _step_context(request: HttpRequest, case: Case, step: int, steps: list[int])
     return context
 
 
-def _unknown_cards(cases: QuerySet[Case]) -> QuerySet[Case]:
-    return (
-        cases.select_related("difficulty")
-        .prefetch_related("tags")
-        .only("public_id", "unknown_title", "status", "age", "sex", "difficulty")
+def _unknown_cards(cases: QuerySet[Case]) -> QuerySet:
+    """What an unknown card shows: nothing of the diagnosis (cards are cached by these)."""
+    return cases.values(
+        "pk", "public_id", "unknown_title", "status", difficulty_level=F("difficulty__level")
     )
 
 

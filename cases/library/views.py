@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET
 
 from cases.models import Case
 
+from .cards import cards_render
 from .citations import case_bibtex, case_ris, references_ris
 from .facets import SORTS, LibraryFilters, filters_apply, library_counts
 from .models import Collection
@@ -96,14 +97,14 @@ def library_page(
     cases: QuerySet[Case],
     mode: Mode,
     template: str,
-    cards: Callable[[QuerySet[Case]], QuerySet[Case]],
+    cards: Callable[[QuerySet[Case]], QuerySet],
     extra: dict | None = None,
 ) -> HttpResponse:
     """One page of the library: ``cases`` searched, filtered, sorted, counted by facet.
 
-    ``cards`` adds what each result card shows (counts, tags) to the page's cases only, so
-    the cost of a card does not grow with the library. An htmx request (typing in the search
-    box, ticking a facet) gets the results region alone.
+    ``cards`` gives the values each result card shows (see cases.library.cards), read for
+    the page's cases only, so the cost of a card does not grow with the library. An htmx
+    request (typing in the search box, ticking a facet) gets the results region alone.
     """
     filters = LibraryFilters.from_query(request.GET, mode=mode)
     staff = request.user.is_authenticated and request.user.is_staff
@@ -115,9 +116,14 @@ def library_page(
     paginator = _CountedPaginator(results, PAGE_SIZE, count=total)
     page = paginator.get_page(request.GET.get("page"))
     ids = list(page.object_list)
-    by_id = {case.pk: case for case in cards(Case.objects.filter(pk__in=ids))}
+    rows = {row["pk"]: row for row in cards(Case.objects.filter(pk__in=ids))}
+    parts = cards_render(rows.values(), template=template, mode=mode)
     highlights = search_highlights(case_ids=ids, query=filters.query, mode=mode)
-    items = [{"case": by_id[pk], "highlight": highlights.get(pk)} for pk in ids if pk in by_id]
+    items = [
+        {"case": rows[pk], "card": parts[pk], "highlight": highlights.get(pk)}
+        for pk in ids
+        if pk in rows
+    ]
     sorts = {key: label for key, label in SORTS.items() if key in _ORDER[mode]}
     if not filters.query:
         sorts[""] = "Library order"
