@@ -131,6 +131,7 @@
   // swapped for the server's rendering at the new window (one request in flight, the latest
   // wins); letting go applies the window through the form, so the address bar and the
   // controls follow.
+  const DRAG_FRAME_MS = 40;
   let drag = null;
   document.addEventListener("pointerdown", (event) => {
     const image = event.target.closest && event.target.closest(".viewer-image");
@@ -155,11 +156,15 @@
     if (label) label.textContent = `W ${state.ww} / C ${state.wc}${label.dataset.windowLabel}`;
     if (state.loading) return;
     const probe = new Image();
+    const started = performance.now();
     state.loading = true;
     probe.onload = probe.onerror = () => {
-      state.loading = false;
-      if (probe.complete && probe.naturalWidth) state.image.src = probe.src;
-      if (state.wanted !== probe.src) windowShow(state);
+      if (probe.naturalWidth) state.image.src = probe.src;
+      // At most DRAG_FRAME_MS between renderings: one drag does not keep a worker busy.
+      setTimeout(() => {
+        state.loading = false;
+        if (state.wanted !== probe.src) windowShow(state);
+      }, Math.max(0, DRAG_FRAME_MS - (performance.now() - started)));
     };
     probe.src = state.wanted;
   }
