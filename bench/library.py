@@ -10,8 +10,10 @@ temporary file on SQLite), generates 100 cases with figures, slices, tags, keywo
 difficulty and comments, measures the pages, grows the library to 10,000 cases (bulk
 inserts, then one index rebuild) and measures again. Each page is fetched in-process through
 the whole Django stack (middleware, view, templates) by an anonymous visitor: 3 warm-up
-requests, then BENCH_REPEAT (30) timed ones; "not cached" figures retire the cached result
-and facet counts before each request, as any edit to the library does. BENCH_QUERIES=1
+requests, then BENCH_REPEAT (60) timed ones, taken in BENCH_ROUNDS (6) rounds over every page
+in turn, so that a slow spell of the machine falls on all pages alike rather than on one;
+"not cached" figures retire the cached result and facet counts before each request, as any
+edit to the library does. BENCH_QUERIES=1
 prints each page's slowest queries; BENCH_KEEP=1 keeps the scratch database. Printed: p50
 and p95 in milliseconds, the SQL queries per request, the result cards on the page, and the
 10,000/100 ratio of the p50s.
@@ -36,7 +38,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "caseviewer.settings")
 
 SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "100,10000").split(",")]
-REPEAT = int(os.environ.get("BENCH_REPEAT", "30"))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "60"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "6"))
 FIGURES_PER_CASE = 3
 COMMENTS_PER_CASE = 4
 
@@ -175,32 +178,56 @@ PAGES = [  # label, URL, headers, counts cached (as after the first visit) or no
 ]
 
 
-def _measure(
-    client, url: str, headers: dict[str, str], cached: bool
-) -> tuple[float, float, int, int]:
+def _warm(client, url: str, headers: dict[str, str]) -> None:
+    for _ in range(3):
+        assert client.get(url, headers=headers).status_code == 200
+
+
+def _time(client, url: str, headers: dict[str, str], cached: bool, repeat: int) -> list[float]:
+    from cases.library.search import library_changed
+
+    timings = []
+    for _ in range(repeat):
+        if not cached:
+            library_changed()  # as after any edit: facet counts computed afresh
+        began = time.perf_counter()
+        response = client.get(url, headers=headers)
+        timings.append((time.perf_counter() - began) * 1000)
+        assert response.status_code == 200
+    return timings
+
+
+def _count(client, url: str, headers: dict[str, str], cached: bool) -> tuple[int, int]:
+    """The queries of one request (the slowest printed with BENCH_QUERIES=1), and its cards."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from cases.library.search import library_changed
 
-    for _ in range(3):
-        assert client.get(url, headers=headers).status_code == 200
-    timings = []
-    for _ in range(REPEAT):
-        if not cached:
-            library_changed()  # as after any edit: facet counts computed afresh
-        with CaptureQueriesContext(connection) as queries:
-            began = time.perf_counter()
-            response = client.get(url, headers=headers)
-            timings.append((time.perf_counter() - began) * 1000)
-        assert response.status_code == 200
-    if os.environ.get("BENCH_QUERIES"):  # the slowest queries of the last request
+    if not cached:
+        library_changed()
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url, headers=headers)
+    if os.environ.get("BENCH_QUERIES"):
         for query in sorted(queries.captured_queries, key=lambda q: -float(q["time"]))[:3]:
             print(f"      {float(query['time']) * 1000:6.1f} ms  {query['sql'][:300]}")
-    timings.sort()
-    p95 = timings[min(len(timings) - 1, int(round(0.95 * len(timings))) - 1)]
-    shown = len(response.context["items"])  # result cards: a page renders up to 25
-    return statistics.median(timings), p95, len(queries), shown
+    return len(queries), len(response.context["items"])  # a page renders up to 25 cards
+
+
+def _measure(client) -> dict[str, tuple[float, float, int, int]]:
+    """p50, p95, queries and cards shown of every page, timed in rounds over all of them."""
+    for _, url, headers, _ in PAGES:
+        _warm(client, url, headers)
+    timings: dict[str, list[float]] = {label: [] for label, *_ in PAGES}
+    for _ in range(ROUNDS):
+        for label, url, headers, cached in PAGES:
+            timings[label] += _time(client, url, headers, cached, max(1, REPEAT // ROUNDS))
+    results = {}
+    for label, url, headers, cached in PAGES:
+        times = sorted(timings[label])
+        p95 = times[min(len(times) - 1, int(round(0.95 * len(times))) - 1)]
+        results[label] = (statistics.median(times), p95, *_count(client, url, headers, cached))
+    return results
 
 
 def main() -> None:
@@ -255,10 +282,8 @@ def main() -> None:
                 f"{size * COMMENTS_PER_CASE:,} comments): generated in {generated:.1f} s, "
                 f"search index rebuilt in {indexed:.1f} s"
             )
-            client = Client()
-            results[size] = {}
-            for label, url, headers, cached in PAGES:
-                results[size][label] = _measure(client, url, headers, cached)
+            results[size] = _measure(Client())
+            for label, *_ in PAGES:
                 p50, p95, queries, shown = results[size][label]
                 print(
                     f"   {label:<40} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  {queries:3d} queries"
