@@ -82,6 +82,8 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "caseviewer.middleware.security_headers",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Published images, like static files, before sessions and accounts.
+    "cases.imaging.middleware.published_images",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -11,6 +11,7 @@ import numpy as np
 import pydicom
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from PIL import Image
 
@@ -218,3 +219,37 @@ def test_a_stack_returned_to_draft_stops_rendering_new_views(client, ct_figure):
     assert (
         client.get(slice_image_url(stack[3], window_width=90, window_center=40)).status_code == 404
     )
+
+
+def refuse(get_response):
+    """A middleware standing for everything after the image middleware (sessions, accounts)."""
+
+    def middleware(request):
+        raise AssertionError(f"{request.path} went past the image middleware")
+
+    return middleware
+
+
+def test_images_of_a_stack_seen_published_are_served_before_sessions_and_accounts(
+    client, ct_figure, settings
+):
+    stack = list(ct_figure.slices.order_by("position"))
+    seen = slice_image_url(stack[0], window_width=80, window_center=40)
+    assert client.get(seen).status_code == 200  # through the view: the stack is remembered
+    position = settings.MIDDLEWARE.index("cases.imaging.middleware.published_images")
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE[: position + 1], "tests.test_viewer_render.refuse"]
+    client = Client()  # a client loads the middleware once, at its first request
+
+    for url in (seen, slice_image_url(stack[5], window_width=300, window_center=50, fmt="jpeg")):
+        response = client.get(url)
+        assert response.status_code == 200
+        # The security middleware above it still speaks.
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert response["Cross-Origin-Resource-Policy"] == "same-origin"
+        assert "Content-Security-Policy" in response
+        assert client.get(url, headers={"If-None-Match": response["ETag"]}).status_code == 304
+    # What needs the visitor or the database goes on to the view.
+    with pytest.raises(AssertionError, match="went past"):
+        client.get(slice_image_url(stack[5]))  # the figure's window: read from the database
+    with pytest.raises(AssertionError, match="went past"):
+        client.get(slice_image_url(stack[5], window_width=80, window_center=40) + "&size=7")

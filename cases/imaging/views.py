@@ -169,24 +169,10 @@ def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpRespo
     params = _render_params(request.GET)
     if params is None:
         return HttpResponseBadRequest("Bad image parameters.")
-    # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
-    header = request.headers.get("If-None-Match", "")
-    client_etags = {t.removeprefix("W/") for t in parse_etags(header)}
+    client_etags = _client_etags(request)
+    if response := _image_without_query(token, fmt, params, client_etags):
+        return response
     render_args = {k: v for k, v in params.items() if k != "annotations"}
-    if params["window_width"] is not None and _TOKEN.fullmatch(token):
-        # The URL names the whole rendering: answer from the ETag, the render store, or a
-        # slice of a stack seen published moments ago, without a query.
-        key = render_key(token, fmt=fmt, **params)
-        etag = render_etag(key)
-        if etag in client_etags:
-            return _not_modified(etag)
-        until, stack, index = _published_until.get(token, (0.0, [], 0))
-        if until > time.monotonic():
-            data = render_cache_get(key)
-            if data is None and not params["annotations"]:
-                data = slice_render(stack[index], fmt=fmt, **render_args)
-            if data is not None:
-                return _image_response(data, fmt, etag)
     image = _get_slice_for_user(request, token)
     annotations = []
     if params["annotations"]:
@@ -200,6 +186,46 @@ def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpRespo
         return _not_modified(etag)
     data = slice_render(image, annotations=annotations, fmt=fmt, **render_args)
     return _image_response(data, fmt, etag)
+
+
+def published_image(request: HttpRequest, token: str, fmt: str) -> HttpResponse | None:
+    """``slice_image``'s answer when it needs neither the database nor the visitor, else None.
+
+    That is a 304 for a URL naming its window, or any rendering of a stack seen published
+    in the last ``PUBLISHED_MEMORY_SECONDS``. ``cases.imaging.middleware`` asks this before
+    sessions, CSRF and authentication run, as whitenoise does for static files.
+    """
+    params = _render_params(request.GET)
+    if params is None:
+        return None
+    return _image_without_query(token, fmt, params, _client_etags(request))
+
+
+def _client_etags(request: HttpRequest) -> set[str]:
+    # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
+    header = request.headers.get("If-None-Match", "")
+    return {t.removeprefix("W/") for t in parse_etags(header)}
+
+
+def _image_without_query(
+    token: str, fmt: str, params: dict, client_etags: set[str]
+) -> HttpResponse | None:
+    if params["window_width"] is None or not _TOKEN.fullmatch(token):
+        return None
+    # The URL names the whole rendering: answer from the ETag, the render store, or a slice
+    # of a stack seen published moments ago.
+    key = render_key(token, fmt=fmt, **params)
+    etag = render_etag(key)
+    if etag in client_etags:
+        return _not_modified(etag)
+    until, stack, index = _published_until.get(token, (0.0, [], 0))
+    if until <= time.monotonic():
+        return None
+    data = render_cache_get(key)
+    if data is None and not params["annotations"]:
+        render_args = {k: v for k, v in params.items() if k != "annotations"}
+        data = slice_render(stack[index], fmt=fmt, **render_args)
+    return None if data is None else _image_response(data, fmt, etag)
 
 
 def _image_response(data: bytes, fmt: str, etag: str) -> HttpResponse:
