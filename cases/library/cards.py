@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Iterable
 
 from django.core.cache import cache
-from django.db.models import F, QuerySet
+from django.db.models import F
 from django.template.loader import get_template, render_to_string
 from django.urls import get_script_prefix
 from django.utils.safestring import SafeString
@@ -60,7 +61,9 @@ def _card_case(row: dict) -> Case:
     return case
 
 
-def cards_render(rows: QuerySet, *, template: str, mode: Mode) -> dict[int, dict[str, SafeString]]:
+def cards_render(
+    rows: Iterable[dict], *, template: str, mode: Mode
+) -> dict[int, dict[str, SafeString]]:
     """The parts of each row's card, by case id: from the cache, the missing ones rendered.
 
     ``rows``: ``Case`` values with ``pk`` (and ``difficulty_level`` if the card shows it),
@@ -71,10 +74,10 @@ def cards_render(rows: QuerySet, *, template: str, mode: Mode) -> dict[int, dict
         return {}
     tags = _tags_of([row["pk"] for row in rows])
     page = get_template(template).template.source
-    context = (mode, get_language(), get_script_prefix(), hashlib.sha256(page.encode()).hexdigest())
+    shared = (mode, get_language(), get_script_prefix(), hashlib.sha256(page.encode()).hexdigest())
     keys = {
         row["pk"]: "library:card:"
-        + hashlib.sha256(repr((context, row, tags.get(row["pk"], []))).encode()).hexdigest()
+        + hashlib.sha256(repr((shared, row, tags.get(row["pk"], []))).encode()).hexdigest()
         for row in rows
     }
     cards = cache.get_many(keys.values())
