@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 # Bump when the rendering changes, so cached images (and browser ETags) are not reused.
-RENDER_VERSION = 2
+RENDER_VERSION = 3
 DECODED_CACHE_SIZE = 64
 RENDER_CACHE_SECONDS = 7 * 24 * 60 * 60
 RENDERED_ONCE_SIZE = 20_000  # keys this process rendered once and did not store
@@ -368,7 +368,8 @@ def _slice_render_uncached(
                                   source=(width, height))  # fmt: skip
     buffer = io.BytesIO()
     if fmt == "jpeg":
-        image.save(buffer, format="JPEG", quality=JPEG_QUALITY)
+        # No chroma subsampling: the author's yellow arrows keep sharp edges.
+        image.save(buffer, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
     else:
         image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
