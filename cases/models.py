@@ -9,6 +9,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils.text import slugify
 
+from cases.library.version import library_changed
+
 
 def new_public_id() -> str:
     """Return an opaque id for unknown-mode URLs: random, never derived from the case."""
@@ -70,6 +72,12 @@ class CaseQuerySet(models.QuerySet):
         if user.is_authenticated and user.is_staff:
             return self
         return self.published()
+
+    def update(self, **kwargs) -> int:
+        """Update the rows, and retire the library's cached counts (no signal is sent)."""
+        updated = super().update(**kwargs)
+        library_changed()
+        return updated
 
 
 class Case(models.Model):

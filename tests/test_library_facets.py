@@ -237,3 +237,46 @@ def test_counting_afresh_takes_as_many_queries_whatever_the_size(client, shelf):
         case = case_build(slug=f"more-{i}", status=Case.Status.DRAFT if i % 3 else "published")
         case.tags.add(Tag.objects.get(slug="neuro"))
     assert queries() == before
+
+
+def test_cached_counts_are_found_without_counting(client, shelf):
+    url = reverse("cases:library")
+    client.get(url)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.context["total"] == 4
+    assert not [q["sql"] for q in captured if q["sql"].upper().startswith("SELECT COUNT(")]
+
+
+def test_the_admins_bulk_actions_retire_cached_counts(client, admin_client, shelf):
+    url = reverse("cases:library")
+    assert client.get(url).context["total"] == 4
+    selected = [shelf["ct-chest"].pk, shelf["ct-neuro"].pk]
+    admin_client.post("/admin/cases/case/", {"action": "unpublish", "_selected_action": selected})
+    response = client.get(url)
+    assert response.context["total"] == 2
+    assert _facet(response, "system") == {"neuro": (2, False)}
+    admin_client.post("/admin/cases/case/", {"action": "publish", "_selected_action": selected})
+    assert client.get(url).context["total"] == 4
+
+
+def test_deleting_a_tag_or_a_keyword_retires_cached_counts(client, shelf):
+    url = reverse("cases:library")
+    assert _facet(client.get(url), "system") == {"chest": (1, False), "neuro": (3, False)}
+    Tag.objects.get(slug="chest").delete()
+    assert _facet(client.get(url), "system") == {"neuro": (3, False)}
+    assert "Glioma" in _facet(client.get(url), "keyword")
+    Keyword.objects.get(name="Glioma").delete()
+    assert "Glioma" not in _facet(client.get(url), "keyword")
+
+
+def test_a_bundle_import_retires_cached_counts(client, db):
+    from cases.bundles import bundle_export, bundle_import
+    from tests.test_bundles import _small_case
+
+    data = bundle_export(cases=[_small_case("imported")])
+    Case.objects.filter(slug="imported").delete()
+    url = reverse("cases:library")
+    assert client.get(url).context["total"] == 0
+    bundle_import(data)
+    assert _slugs(client.get(url)) == {"imported"}

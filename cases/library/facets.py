@@ -23,7 +23,8 @@ from django.http import QueryDict
 from cases.models import Case, Tag
 
 from .models import CaseDifficulty, Difficulty
-from .search import Mode, ids_subquery, library_version
+from .search import Mode, ids_subquery
+from .version import library_version
 
 UNRATED = "0"
 COUNTS_CACHE_SECONDS = 120
@@ -247,12 +248,10 @@ def library_counts(
     of those it finds (called only to count afresh: the counts then read only those ids).
     Counting facets reads every matching case, so it is the one part of a library page whose
     cost grows with the library; the page itself reads only its 25 cases. The key holds the
-    library's version (bumped by every index update, see cases.library.signals) and the
-    number of published cases (which the admin's bulk publish changes without signals);
+    library's version (see cases.library.version), so checking them costs no query;
     ``audience`` tells apart who sees drafts.
     """
-    published = Case.objects.filter(status=Case.Status.PUBLISHED).count()
-    state = json.dumps([str(mode), audience, published, asdict(filters)], sort_keys=True)
+    state = json.dumps([str(mode), audience, asdict(filters)], sort_keys=True)
     key = f"library:counts:{library_version()}:{hashlib.sha256(state.encode()).hexdigest()}"
     counts = cache.get(key)
     if counts is None:

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from django.core.cache import cache
 from django.db import connection
 from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
@@ -31,13 +29,13 @@ from cases.models import Case, RevealStep
 from cases.spoilers import GENERIC, spoiler_patterns
 
 from .models import SearchDocument
+from .version import library_changed
 
 MAX_TERMS = 8
 INDEX_BATCH = 500
 # Markers the engines put around matched words; escaped text never contains them.
 _START, _STOP = "\x02", "\x03"
 MASK = "[…]"
-_VERSION_KEY = "library:version"
 
 
 class Mode(StrEnum):
@@ -49,20 +47,6 @@ class Mode(StrEnum):
 class Highlight:
     title: SafeString
     snippet: SafeString
-
-
-def library_version() -> str:
-    """A token that changes whenever the library changes (see ``library_changed``)."""
-    version = cache.get(_VERSION_KEY)
-    if version is None:
-        cache.add(_VERSION_KEY, secrets.token_hex(6), None)
-        version = cache.get(_VERSION_KEY, "")
-    return version
-
-
-def library_changed() -> None:
-    """Retire every cached count: called whenever a case's indexed text or filing changes."""
-    cache.set(_VERSION_KEY, secrets.token_hex(6), None)
 
 
 # -- building the documents -------------------------------------------------------------

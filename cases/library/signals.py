@@ -62,6 +62,9 @@ def _index_missing(sender, app_config, using: str = "default", **kwargs) -> None
 
 
 @receiver(post_delete, sender=Case, dispatch_uid="library_case_deleted")
+# A tag or keyword deleted takes its links to cases with it, without an m2m signal.
+@receiver(post_delete, sender=Tag, dispatch_uid="library_tag_deleted")
+@receiver(post_delete, sender=Keyword, dispatch_uid="library_keyword_deleted")
 @receiver(post_save, sender=CaseDifficulty, dispatch_uid="library_difficulty_saved")
 @receiver(post_delete, sender=CaseDifficulty, dispatch_uid="library_difficulty_deleted")
 def _filing_changed(sender, **kwargs) -> None:
