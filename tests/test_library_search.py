@@ -100,6 +100,20 @@ def test_search_highlights_matched_words_and_escapes_html(library):
     assert "<mark>" in highlights[kidney.pk].snippet
 
 
+@pytest.mark.parametrize(
+    ("query", "word"),
+    # The second: a word found by its stem ("run") whose form shows no "runn".
+    [("haemoptysis", "haemoptysis"), ("running", "runs")],
+)
+def test_snippets_highlight_a_match_deep_in_a_long_article(library, query, word):
+    lung = library["lung"]
+    lung.discussion = "Plain words before it. " * 150 + f"The patient {word} daily. " + "And after. " * 50
+    lung.save()
+    snippet = search_highlights(case_ids=[lung.pk], query=query)[lung.pk].snippet
+    assert f"<mark>{word}</mark> daily" in snippet
+    assert len(snippet) < 400
+
+
 def test_reindex_command_rebuilds_the_index(library, capsys):
     from django.core.management import call_command
 
