@@ -107,7 +107,9 @@ def test_search_highlights_matched_words_and_escapes_html(library):
 )
 def test_snippets_highlight_a_match_deep_in_a_long_article(library, query, word):
     lung = library["lung"]
-    lung.discussion = "Plain words before it. " * 150 + f"The patient {word} daily. " + "And after. " * 50
+    lung.discussion = (
+        f"{'Plain words before it. ' * 150}The patient {word} daily. {'And after. ' * 50}"
+    )
     lung.save()
     snippet = search_highlights(case_ids=[lung.pk], query=query)[lung.pk].snippet
     assert f"<mark>{word}</mark> daily" in snippet

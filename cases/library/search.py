@@ -269,7 +269,9 @@ def _postgres_highlights_sql(
         else ("unknown_title", "unknown_body")
     )
     options = f"StartSel={_START}, StopSel={_STOP}"
-    snippet_options = options + ', MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "'
+    snippet_options = (
+        f'{options}, MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "'
+    )
     first = ", ".join(["NULLIF(strpos(lower(doc), %s), 0)"] * len(terms))
     sql = (
         "SELECT case_id, ts_headline('english', title, q, %s), "
