@@ -116,6 +116,16 @@ def test_snippets_highlight_a_match_deep_in_a_long_article(library, query, word)
     assert len(snippet) < 400
 
 
+def test_highlights_mark_every_query_word_and_whole_words_only(library):
+    kidney = library["kidney"]
+    kidney.history = "The adrenal glands are spared; the renal veins are full of tumour."
+    kidney.save()
+    highlight = search_highlights(case_ids=[kidney.pk], query="renal vein")[kidney.pk]
+    assert "<mark>Renal</mark> cell" in highlight.title
+    assert "the <mark>renal</mark> <mark>veins</mark> are" in highlight.snippet
+    assert "adrenal" in highlight.snippet and "<mark>adrenal" not in highlight.snippet
+
+
 def test_reindex_command_rebuilds_the_index(library, capsys):
     from django.core.management import call_command
 
