@@ -231,7 +231,9 @@ def search_ranked(cases: QuerySet[Case], *, query: str, mode: Mode = Mode.ARTICL
         column = f"cases_searchdocument.{_POSTGRES[mode]}"
         table = "cases_searchdocument"
         where = [f"{table}.case_id = cases_case.id", f"{column} @@ {_TSQUERY}"]
-        rank = f"ts_rank_cd({column}, {_TSQUERY})"
+        # ts_rank (frequency, weighted by field, as SQLite's bm25), not ts_rank_cd: cover
+        # density walks every match's positions, half as slow again on 10,000 matches.
+        rank = f"ts_rank({column}, {_TSQUERY})"
     else:
         table, weights = _SQLITE[mode]
         where = [f"{table}.rowid = cases_case.id", f"{table} MATCH %s"]
