@@ -273,7 +273,7 @@ class ViewState:
             return "as stored"
         return f"W {_number(self.window_width)} / C {_number(self.window_center)}"
 
-    @property
+    @cached_property
     def presets(self) -> list[dict]:
         """Window presets: for 16-bit images the figure's own, DICOM's and the CT windows."""
         current = self.slice
@@ -340,7 +340,7 @@ class ViewState:
         moved = moved._normalised()
         return moved.url() if (moved.cx, moved.cy) != (self.cx, self.cy) else ""
 
-    @property
+    @cached_property
     def pans(self) -> list[dict]:
         """Pan links for a magnified view (a quarter of what is visible per step)."""
         if not self.is_zoomed:
@@ -377,7 +377,7 @@ class ViewState:
             return []
         return annotations_for_slice(self.figure.annotations.all(), current)
 
-    @property
+    @cached_property
     def has_annotations(self) -> bool:
         """Whether the figure has annotations the viewer may offer to show."""
         return self.annotations_allowed and bool(self.figure.annotations.all())
@@ -392,7 +392,9 @@ class ViewState:
         """The query parameters of this view (after ``changes``), in a stable order."""
         state = replace(self, **changes)._normalised() if changes else self
         params: dict[str, str | int] = {}
-        if state.is_stack:
+        # Whether the figure is a stack or has annotations is the same for every view of it:
+        # asked of ``self``, whose answers are cached, not of each changed copy.
+        if self.is_stack:
             params["slice"] = state.index + 1
         if state.window_width is not None and state.window_center is not None:
             params["ww"] = _number(state.window_width)
@@ -402,7 +404,7 @@ class ViewState:
                        "cy": f"{state.cy:.4g}"}  # fmt: skip
         if state.invert:
             params["invert"] = 1
-        if state.has_annotations and not state.annotations:
+        if self.has_annotations and not state.annotations:
             params["ann"] = 0
         return params
 
