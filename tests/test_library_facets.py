@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -280,3 +281,19 @@ def test_a_bundle_import_retires_cached_counts(client, db):
     assert client.get(url).context["total"] == 0
     bundle_import(data)
     assert _slugs(client.get(url)) == {"imported"}
+
+
+def test_the_cases_hidden_from_a_visitor_are_every_other_case(shelf, hidden):
+    from cases.library.facets import _cases_hidden
+
+    Case.objects.filter(slug="ct-chest").update(year=None)  # a NULL is neither side's
+    for cases in [
+        Case.objects.visible_to(AnonymousUser()),
+        Case.objects.published().filter(is_sample=False).exclude(diagnosis=""),
+        Case.objects.filter(year__gte=2000),
+        Case.objects.filter(tags__slug="ct"),
+        Case.objects.all(),
+    ]:
+        expected = set(Case.objects.exclude(pk__in=cases.values("pk")).values_list("pk", flat=True))
+        assert set(_cases_hidden(cases).values_list("pk", flat=True)) == expected
+        assert expected.isdisjoint(cases.values_list("pk", flat=True))
