@@ -141,8 +141,10 @@
     if (!(event.button === 2 || (event.button === 0 && event.shiftKey))) return;
     const width = Number(form.elements.ww.value) || 256;
     const center = form.elements.wc.value === "" ? 128 : Number(form.elements.wc.value);
-    drag = { image, viewer, form, button: event.button, x: event.clientX, y: event.clientY, width, center,
-             step: Math.max(width / 200, 1), moved: false, loading: false, wanted: null };
+    drag = {
+      image, viewer, form, button: event.button, x: event.clientX, y: event.clientY,
+      width, center, step: Math.max(width / 200, 1), moved: false, loading: false, wanted: null,
+    };
     image.setPointerCapture(event.pointerId);
     event.preventDefault();
   });
