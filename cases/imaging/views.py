@@ -221,10 +221,12 @@ def _image_without_query(
     until, stack, index = _published_until.get(token, (0.0, [], 0))
     if until <= time.monotonic():
         return None
-    data = render_cache_get(key)
-    if data is None and not params["annotations"]:
+    if params["annotations"]:
+        # Drawn only after the view's check of the digest: here, only if already stored.
+        data = render_cache_get(key)
+    else:
         render_args = {k: v for k, v in params.items() if k != "annotations"}
-        data = slice_render(stack[index], fmt=fmt, **render_args)
+        data = slice_render(stack[index], fmt=fmt, **render_args)  # the store first
     return None if data is None else _image_response(data, fmt, etag)
 
 
