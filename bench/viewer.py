@@ -192,8 +192,10 @@ def in_process(data: dict) -> None:
 def gunicorn_start(env: dict) -> tuple[subprocess.Popen, int]:
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "caseviewer.wsgi:application", "--bind",
-         f"127.0.0.1:{port}", "--workers", str(WORKERS), "--log-level", "warning"],
+        # The app's own gunicorn settings (gunicorn would read ./gunicorn.conf.py anyway).
+        [sys.executable, "-m", "gunicorn", "caseviewer.wsgi:application", "--config",
+         str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}", "--workers",
+         str(WORKERS), "--log-level", "warning"],
         cwd=ROOT, env=env, start_new_session=True,
     )  # fmt: skip
     wait_for(f"http://127.0.0.1:{port}/")
