@@ -63,3 +63,15 @@ def test_gunicorn_configuration_has_sane_timeouts(monkeypatch):
     assert conf.bind == "127.0.0.1:8123"
     assert 10 <= conf.timeout <= 120 and conf.graceful_timeout >= 10
     assert conf.max_requests > 0 and conf.worker_class == "sync"
+
+
+def test_pages_name_an_icon_and_favicon_ico_leads_to_it(client):
+    from django.contrib.staticfiles import finders
+    from django.templatetags.static import static
+
+    icon = static("favicon.svg")
+    page = client.get("/").content.decode()
+    assert f'<link rel="icon" href="{icon}" type="image/svg+xml">' in page
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"] == icon
+    assert Path(finders.find("favicon.svg")).read_text().lstrip().startswith("<svg")
