@@ -284,7 +284,7 @@ def test_a_bundle_import_retires_cached_counts(client, db):
 
 
 def test_the_cases_hidden_from_a_visitor_are_every_other_case(shelf, hidden):
-    from cases.library.facets import _cases_hidden
+    from cases.library.search import cases_hidden
 
     Case.objects.filter(slug="ct-chest").update(year=None)  # a NULL is neither side's
     for cases in [
@@ -295,5 +295,155 @@ def test_the_cases_hidden_from_a_visitor_are_every_other_case(shelf, hidden):
         Case.objects.all(),
     ]:
         expected = set(Case.objects.exclude(pk__in=cases.values("pk")).values_list("pk", flat=True))
-        assert set(_cases_hidden(cases).values_list("pk", flat=True)) == expected
+        assert set(cases_hidden(cases).values_list("pk", flat=True)) == expected
         assert expected.isdisjoint(cases.values_list("pk", flat=True))
+
+
+@pytest.fixture
+def mixed_library(db):
+    """Thirty cases with every mix of tags, keywords, difficulty and visibility."""
+    import random
+
+    from cases.library.search import search_index_cases
+
+    rng = random.Random(11)
+    tags = [
+        Tag.objects.get_or_create(kind=kind, name=name)[0]
+        for kind, names in (
+            (Tag.Kind.MODALITY, ["CT", "MRI", "US"]),
+            (Tag.Kind.SYSTEM, ["Chest", "Neuro"]),
+        )
+        for name in names
+    ]
+    keywords = [Keyword.objects.create(name=f"Sign {i}") for i in range(20)]
+    for n in range(30):
+        case = Case.objects.create(
+            slug=f"mixed-{n}",
+            title=f"Mixed case {n}",
+            status=Case.Status.DRAFT if n % 5 == 0 else Case.Status.PUBLISHED,
+            is_sample=n % 7 == 0,
+            findings="A lesion in the lung." if n % 3 else "A zebra in the field.",
+            diagnosis="" if n % 11 == 0 else "Adenocarcinoma",
+        )
+        case.tags.set(rng.sample(tags, rng.randint(0, 3)))
+        case.keywords.set(rng.sample(keywords, rng.randint(0, 4)))
+        if n % 4:
+            CaseDifficulty.objects.create(case=case, level=1 + n % 3)
+    search_index_cases()
+
+
+def _counts_expected(cases, params: dict, mode) -> tuple[int, dict[str, dict[str, int]]]:
+    """The results and each facet's counts, by the definition, one case at a time."""
+    from cases.library.facets import UNRATED
+    from cases.library.search import Mode, search_filter
+
+    query = params.get("q", "")
+    found = search_filter(cases, query=query, mode=mode) if query else cases
+    found = found.prefetch_related("tags", "keywords").select_related("difficulty")
+    values = {}
+    for case in found:
+        level = getattr(getattr(case, "difficulty", None), "level", None)
+        values[case.pk] = {
+            "modality": {t.slug for t in case.tags.all() if t.kind == Tag.Kind.MODALITY},
+            "system": {t.slug for t in case.tags.all() if t.kind == Tag.Kind.SYSTEM},
+            "keyword": {k.name for k in case.keywords.all()} if mode == Mode.ARTICLE else set(),
+            "difficulty": {str(level) if level else UNRATED},
+        }
+    chosen = {
+        name: set(params.get(name, [])) for name in ("modality", "system", "keyword", "difficulty")
+    }
+
+    def passes(pk: int, skip: str) -> bool:
+        return all(
+            not choice or values[pk][name] & choice
+            for name, choice in chosen.items()
+            if name != skip
+        )
+
+    total = sum(passes(pk, "") for pk in values)
+    counts = {}
+    for name in chosen:
+        tally: dict[str, int] = {}
+        for pk in values:
+            if passes(pk, name):
+                for value in values[pk][name]:
+                    tally[value] = tally.get(value, 0) + 1
+        counts[name] = tally
+    return total, counts
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"q": "lesion"},
+        {"q": "zebra"},
+        {"q": "nothing-matches"},
+        {"modality": ["ct"]},
+        {"modality": ["ct", "mri"], "system": ["neuro"]},
+        {"q": "lesion", "modality": ["mri"], "system": ["chest", "neuro"]},
+        {"q": "lesion", "difficulty": ["0", "2"]},
+        {"difficulty": ["0"], "system": ["chest"]},
+        {"q": "lesion", "keyword": ["Sign 3", "Sign 7"], "modality": ["us"]},
+        {"keyword": ["Sign 1"], "difficulty": ["1", "3"]},
+        {
+            "q": "case",
+            "modality": ["ct"],
+            "system": ["chest"],
+            "keyword": ["Sign 2"],
+            "difficulty": ["2", "0"],
+        },
+    ],
+)
+def test_counts_are_those_of_each_case_taken_one_at_a_time(client, staff, mixed_library, params):
+    from cases.library.search import Mode, library_changed
+
+    article = Case.objects.visible_to(AnonymousUser())
+    unknown = article.filter(is_sample=False).exclude(diagnosis="")
+    for url, cases, mode, user in [
+        (reverse("cases:library"), article, Mode.ARTICLE, None),
+        (reverse("cases:library"), Case.objects.all(), Mode.ARTICLE, staff),
+        (reverse("cases:unknown_library"), unknown, Mode.UNKNOWN, None),
+        (
+            reverse("cases:unknown_library"),
+            Case.objects.filter(is_sample=False).exclude(diagnosis=""),
+            Mode.UNKNOWN,
+            staff,
+        ),
+    ]:
+        if user:
+            client.force_login(user)
+        else:
+            client.logout()
+        library_changed()  # counted afresh
+        response = client.get(url, params)
+        total, counts = _counts_expected(
+            cases,
+            params if mode == Mode.ARTICLE else {k: v for k, v in params.items() if k != "keyword"},
+            mode,
+        )
+        assert response.context["total"] == total, (url, user)
+        assert len(response.context["items"]) == min(total, 25)
+        for facet in response.context["facets"]:
+            shown = {choice.value: choice.count for choice in facet.choices}
+            expected = counts[facet.name]
+            if facet.name == "keyword":
+                top = sorted(expected, key=lambda name: (-expected[name], name))[:15]
+                expected = {
+                    name: expected.get(name, 0) for name in {*top, *params.get("keyword", [])}
+                }
+            elif facet.name == "difficulty":
+                expected = {
+                    level: n
+                    for level, n in expected.items()
+                    if n or level in params.get("difficulty", [])
+                }
+                expected |= {
+                    level: 0 for level in params.get("difficulty", []) if level not in expected
+                }
+            assert shown == expected, (url, user, facet.name)
+        assert {f.name for f in response.context["facets"]} == (
+            {"modality", "system", "keyword", "difficulty"}
+            if mode == Mode.ARTICLE
+            else {"modality", "system", "difficulty"}
+        )

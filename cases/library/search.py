@@ -22,8 +22,8 @@ from functools import partial
 from itertools import islice
 
 from django.db import connection
-from django.db.models import QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import Lookup, QuerySet
+from django.db.models.expressions import Col, RawSQL
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -202,18 +202,91 @@ def search_filter(cases: QuerySet[Case], *, query: str, mode: Mode = Mode.ARTICL
 def search_ids(cases: QuerySet[Case], *, query: str, mode: Mode = Mode.ARTICLE) -> list[int]:
     """The ids of the ``cases`` matching ``query``, best first.
 
-    One query, driven by the engine's index. A library page searches once and narrows its
-    counts, facets and results by these ids (``ids_subquery``) instead of searching again
-    in each.
+    When ``cases`` is narrowed by indexed columns only (status, sample: the article
+    library), the engine finds and ranks the matches in its own table, without the case
+    table, and the cases the visitor may not see (``cases_hidden``: few, and found in an
+    index) are left out: for 1,485 matches of 10,000 cases, 2.4 + 1.9 ms on PostgreSQL and
+    2.6 + 0.9 ms on SQLite, against 6.6 and 5.2 ms ranked in a join with the case table.
+    A library page searches once and narrows its counts, facets and results by these ids
+    (``ids_subquery``) instead of searching again in each.
     """
-    return list(search_ranked(cases, query=query, mode=mode).values_list("pk", flat=True))
-
-
-def ids_subquery(ids: list[int]) -> RawSQL:
-    """``ids``, however many, for ``pk__in`` or ``case_id__in``: one parameter, not one each."""
+    terms = search_terms(query)
+    if not terms or not (
+        len(cases.query.alias_map) == 1 and _on_columns(cases.query.where, _INDEXED)
+    ):
+        # Other conditions (unknown mode's on the diagnosis) would read every case's row to
+        # find the hidden ones (13 ms for 10,000 on SQLite): the engine is joined to the
+        # case table instead, which reads only the matches' rows.
+        return list(search_ranked(cases, query=query, mode=mode).values_list("pk", flat=True))
+    engine_query = _engine_query(terms)
     if _is_postgres():
-        return RawSQL("SELECT unnest(%s::bigint[])", [list(ids)])
-    return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(list(ids))])
+        column = _POSTGRES[mode]
+        sql = (
+            f"SELECT case_id FROM cases_searchdocument WHERE {column} @@ {_TSQUERY} "
+            f"ORDER BY ts_rank({column}, {_TSQUERY}) DESC, case_id"
+        )
+        params = [engine_query, engine_query]
+    else:
+        table, weights = _SQLITE[mode]
+        sql = (
+            f"SELECT rowid FROM {table} WHERE {table} MATCH %s "
+            f"ORDER BY bm25({table}, {weights}), rowid"
+        )
+        params = [engine_query]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ranked = [pk for (pk,) in cursor.fetchall()]
+    hidden = set(cases_hidden(cases).order_by().values_list("pk", flat=True))
+    return [pk for pk in ranked if pk not in hidden]
+
+
+# The case table's columns an index holds (cases_case_library_order_idx, migration 0008): the
+# cases hidden by conditions on them are found without reading the table.
+_INDEXED = {"status", "is_sample"}
+
+
+def _on_columns(node, columns: set[str]) -> bool:
+    """Whether every condition under ``node`` (a WHERE clause) is on one of ``columns``."""
+    if isinstance(node, Lookup):
+        return isinstance(node.lhs, Col) and node.lhs.target.column in columns
+    children = getattr(node, "children", None)
+    return children is not None and all(_on_columns(child, columns) for child in children)
+
+
+def _on_non_null_columns(node) -> bool:
+    """Whether every condition under ``node`` (a WHERE clause) is on a non-null column."""
+    if isinstance(node, Lookup):
+        return isinstance(node.lhs, Col) and not node.lhs.target.null
+    children = getattr(node, "children", None)
+    return children is not None and all(_on_non_null_columns(child) for child in children)
+
+
+def cases_hidden(cases: QuerySet[Case]) -> QuerySet[Case]:
+    """The cases not in ``cases``.
+
+    When ``cases`` is narrowed only by conditions on the case table's non-null columns
+    (status, sample, diagnosis: what the libraries ask), the same conditions, negated: one
+    scan of an index. Otherwise every case is looked up in ``cases`` (12 ms against 1 ms for
+    10,000 cases on SQLite).
+    """
+    where = cases.query.where
+    if not where:
+        return Case.objects.none()
+    own = len(cases.query.alias_map) == 1 and _on_non_null_columns(where)
+    if own:  # a NULL would leave a case out of both sides; these columns have none
+        return Case.objects.exclude(where)
+    return Case.objects.exclude(pk__in=cases.values("pk"))
+
+
+def ids_subquery(ids: Iterable[int]) -> RawSQL:
+    """``ids``, however many, for ``pk__in`` or ``case_id__in``: one parameter, not one each.
+
+    Passed as text: psycopg would adapt a list one number at a time (1.2 ms for 1,500 ids).
+    """
+    if _is_postgres():
+        array = "{" + ",".join(str(int(pk)) for pk in ids) + "}"
+        return RawSQL("SELECT unnest(%s::bigint[])", [array])
+    return RawSQL("SELECT value FROM json_each(%s)", [json.dumps([int(pk) for pk in ids])])
 
 
 def search_ranked(cases: QuerySet[Case], *, query: str, mode: Mode = Mode.ARTICLE) -> QuerySet:
