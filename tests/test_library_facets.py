@@ -447,3 +447,96 @@ def test_counts_are_those_of_each_case_taken_one_at_a_time(client, staff, mixed_
             if mode == Mode.ARTICLE
             else {"modality", "system", "difficulty"}
         )
+
+
+def _results_expected(cases, params: dict, mode) -> list[int]:
+    """The ids of the results in page order, by a plain query and each case's own facets."""
+    from cases.library.search import search_filter, search_ranked
+    from cases.library.views import _ORDER
+
+    query, sort = params.get("q", ""), params.get("sort", "")
+    if query and not sort:
+        ordered = search_ranked(cases, query=query, mode=mode)
+    else:
+        found = search_filter(cases, query=query, mode=mode) if query else cases
+        ordered = found.order_by(*_ORDER[mode].get(sort, _ORDER[mode][""]))
+    kept = set(ordered.values_list("pk", flat=True))
+    for name in ("modality", "system"):
+        if params.get(name):
+            kept &= set(
+                Case.objects.filter(tags__kind=name, tags__slug__in=params[name]).values_list(
+                    "pk", flat=True
+                )
+            )
+    if params.get("keyword"):
+        kept &= set(
+            Case.objects.filter(keywords__name__in=params["keyword"]).values_list("pk", flat=True)
+        )
+    if params.get("difficulty"):
+        levels = dict(CaseDifficulty.objects.values_list("case_id", "level"))
+        kept = {pk for pk in kept if str(levels.get(pk, 0)) in params["difficulty"]}
+    return [pk for pk in ordered.values_list("pk", flat=True) if pk in kept]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"q": "lesion"},
+        {"q": "lung case"},
+        {"q": "nothing-matches"},
+        {"q": "lesion", "sort": "title"},
+        {"q": "case", "sort": "added"},
+        {"q": "mixed", "sort": "newest", "system": ["neuro"]},
+        {"modality": ["ct", "mri"], "system": ["neuro"]},
+        {"q": "lesion", "modality": ["mri", "us"]},
+        {"q": "case", "difficulty": ["0", "2"]},
+        {"q": "lesion", "keyword": ["Sign 3", "Sign 7", "Sign 9"]},
+        {"q": "case", "modality": ["ct"], "keyword": ["Sign 2", "Sign 5"], "sort": "title"},
+    ],
+)
+def test_results_are_those_of_a_plain_query_page_by_page(
+    client, staff, mixed_library, monkeypatch, params
+):
+    from cases.library import views
+    from cases.library.search import Mode, library_changed
+
+    monkeypatch.setattr(views, "PAGE_SIZE", 4)
+    article = Case.objects.visible_to(AnonymousUser())
+    unknown = article.filter(is_sample=False).exclude(diagnosis="")
+    for url, cases, mode, user in [
+        (reverse("cases:library"), article, Mode.ARTICLE, None),
+        (reverse("cases:library"), Case.objects.all(), Mode.ARTICLE, staff),
+        (reverse("cases:unknown_library"), unknown, Mode.UNKNOWN, None),
+        (
+            reverse("cases:unknown_library"),
+            Case.objects.filter(is_sample=False).exclude(diagnosis=""),
+            Mode.UNKNOWN,
+            staff,
+        ),
+    ]:
+        if user:
+            client.force_login(user)
+        else:
+            client.logout()
+        asked = (
+            params if mode == Mode.ARTICLE else {k: v for k, v in params.items() if k != "keyword"}
+        )
+        expected = _results_expected(cases, asked, mode)
+        for cached in (False, True):
+            library_changed()
+            if cached:
+                client.get(url, params)  # counted here, read from the cache below
+            shown, number = [], 1
+            while True:
+                if not cached:
+                    library_changed()
+                response = client.get(url, {**params, "page": number})
+                page = response.context["page"]
+                assert page.number == number
+                assert response.context["total"] == len(expected), (url, user, cached)
+                shown += [item["case"]["pk"] for item in response.context["items"]]
+                if not page.has_next():
+                    break
+                number += 1
+            assert shown == expected, (url, user, cached)

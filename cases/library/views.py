@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from functools import partial
 
 from django.core.paginator import Paginator
 from django.db.models import F, QuerySet
@@ -17,14 +17,7 @@ from .cards import cards_render
 from .citations import case_bibtex, case_ris, references_ris
 from .facets import SORTS, LibraryFilters, filters_apply, library_counts
 from .models import Collection
-from .search import (
-    Mode,
-    ids_subquery,
-    search_filter,
-    search_highlights,
-    search_ids,
-    search_ranked,
-)
+from .search import Mode, ids_subquery, search_highlights, search_ids
 
 PAGE_SIZE = 25
 BIBTEX = "application/x-bibtex"
@@ -53,42 +46,21 @@ class _CountedPaginator(Paginator):
         self.__dict__["count"] = count  # fills the cached_property
 
 
-@dataclass
-class _Search:
-    """A page's search, run for its ids only if the counts need them, then at most once."""
-
-    cases: QuerySet[Case]
-    query: str
-    mode: Mode
-    ids: list[int] | None = None
-
-    def __call__(self) -> list[int]:
-        if self.ids is None:
-            self.ids = search_ids(self.cases, query=self.query, mode=self.mode)
-        return self.ids
-
-
 def _results(
-    cases: QuerySet[Case], filters: LibraryFilters, *, mode: Mode, search: _Search | None
+    cases: QuerySet[Case], filters: LibraryFilters, *, mode: Mode, found: Sequence[int] | None
 ) -> Sequence[int]:
-    """The ids of the results in page order: best match first for a search not sorted."""
+    """The ids of the results in page order: best match first for a search not sorted.
+
+    ``found``: a search's results, best first (who may see what, unknown mode's rules and
+    the facets applied), or None without a search.
+    """
     order = _ORDER[mode].get(filters.sort, _ORDER[mode][""])
-    if search is None:
+    if found is None:
         return filters_apply(cases, filters).order_by(*order).values_list("pk", flat=True)
-    if search.ids is None:  # the counts were cached: only this page is needed
-        if filters.sort:
-            found = search_filter(cases, query=search.query, mode=mode)
-            return filters_apply(found, filters).order_by(*order).values_list("pk", flat=True)
-        ranked = search_ranked(filters_apply(cases, filters), query=search.query, mode=mode)
-        return ranked.values_list("pk", flat=True)
-    # The ids came from ``cases``: who may see what, and unknown mode's rules, are applied.
-    found = filters_apply(Case.objects.filter(pk__in=ids_subquery(search.ids)), filters)
     if filters.sort:
-        return found.order_by(*order).values_list("pk", flat=True)
-    if not filters.faceted:
-        return search.ids
-    kept = set(found.values_list("pk", flat=True))
-    return [pk for pk in search.ids if pk in kept]
+        sorted_ids = Case.objects.filter(pk__in=ids_subquery(found)).order_by(*order)
+        return sorted_ids.values_list("pk", flat=True)
+    return found
 
 
 def library_page(
@@ -108,11 +80,11 @@ def library_page(
     """
     filters = LibraryFilters.from_query(request.GET, mode=mode)
     staff = request.user.is_authenticated and request.user.is_staff
-    search = _Search(cases, filters.query, mode) if filters.query else None
-    total, facets = library_counts(
+    search = partial(search_ids, cases, query=filters.query, mode=mode) if filters.query else None
+    total, facets, found = library_counts(
         cases, filters, mode=mode, audience="staff" if staff else "public", search=search
     )
-    results = _results(cases, filters, mode=mode, search=search)
+    results = _results(cases, filters, mode=mode, found=found)
     paginator = _CountedPaginator(results, PAGE_SIZE, count=total)
     page = paginator.get_page(request.GET.get("page"))
     ids = list(page.object_list)
