@@ -322,7 +322,8 @@ def mixed_library(db):
             title=f"Mixed case {n}",
             status=Case.Status.DRAFT if n % 5 == 0 else Case.Status.PUBLISHED,
             is_sample=n % 7 == 0,
-            findings="A lesion in the lung." if n % 3 else "A zebra in the field.",
+            # As many mentions as n % 4 + 1: the cases rank in another order than their ids.
+            findings="A lesion in the lung. " * (1 + n % 4) if n % 3 else "A zebra in the field.",
             diagnosis="" if n % 11 == 0 else "Adenocarcinoma",
         )
         case.tags.set(rng.sample(tags, rng.randint(0, 3)))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import partial
 
 from django.core.paginator import Paginator
 from django.db.models import F, QuerySet
@@ -17,7 +16,7 @@ from .cards import cards_render
 from .citations import case_bibtex, case_ris, references_ris
 from .facets import SORTS, LibraryFilters, filters_apply, library_counts
 from .models import Collection
-from .search import Mode, ids_subquery, search_highlights, search_ids
+from .search import Mode, ids_subquery, search_highlights
 
 PAGE_SIZE = 25
 BIBTEX = "application/x-bibtex"
@@ -80,9 +79,8 @@ def library_page(
     """
     filters = LibraryFilters.from_query(request.GET, mode=mode)
     staff = request.user.is_authenticated and request.user.is_staff
-    search = partial(search_ids, cases, query=filters.query, mode=mode) if filters.query else None
     total, facets, found = library_counts(
-        cases, filters, mode=mode, audience="staff" if staff else "public", search=search
+        cases, filters, mode=mode, audience="staff" if staff else "public"
     )
     results = _results(cases, filters, mode=mode, found=found)
     paginator = _CountedPaginator(results, PAGE_SIZE, count=total)
