@@ -224,3 +224,23 @@ def test_a_search_sent_with_the_default_sort_is_ranked_by_relevance(client, libr
     assert '<option value="" selected>Best match</option>' in html
     fresh = client.get(reverse("cases:library")).content.decode()
     assert '<option value="" selected>Library order</option>' in fresh
+
+
+@pytest.mark.parametrize(("query", "unknown_query"), [("", ""), ("renal", "haematuria")])
+def test_a_case_returned_to_draft_leaves_another_workers_cached_results(
+    client, library, monkeypatch, query, unknown_query
+):
+    # Without Redis each worker keeps its own library version: a worker that did not see the
+    # change keeps its counts and results for a while, but must not show a hidden case.
+    monkeypatch.setattr("cases.library.facets.library_version", lambda: "another-worker")
+    url = reverse("cases:library")
+    assert "venous extension" in client.get(url, {"q": query}).content.decode()
+    Case.objects.filter(slug="kidney").update(status=Case.Status.DRAFT)
+    html = client.get(url, {"q": query}).content.decode()
+    assert "venous extension" not in html and "Cavitating lesion" in html
+    unknown = reverse("cases:unknown_library")
+    kidney = Case.objects.get(slug="kidney")
+    Case.objects.filter(pk=kidney.pk).update(status=Case.Status.PUBLISHED)
+    assert kidney.public_id in client.get(unknown, {"q": unknown_query}).content.decode()
+    Case.objects.filter(pk=kidney.pk).update(status=Case.Status.DRAFT)
+    assert kidney.public_id not in client.get(unknown, {"q": unknown_query}).content.decode()

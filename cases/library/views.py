@@ -86,7 +86,9 @@ def library_page(
     paginator = _CountedPaginator(results, PAGE_SIZE, count=total)
     page = paginator.get_page(request.GET.get("page"))
     ids = list(page.object_list)
-    rows = {row["pk"]: row for row in cards(Case.objects.filter(pk__in=ids))}
+    # Read through ``cases``: cached results (another worker's, until its version of the
+    # library changes) never show a case the visitor may no longer see.
+    rows = {row["pk"]: row for row in cards(cases.filter(pk__in=ids))}
     parts = cards_render(rows.values(), template=template, mode=mode)
     highlights = search_highlights(case_ids=ids, query=filters.query, mode=mode)
     items = [
