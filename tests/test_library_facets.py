@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection
@@ -503,6 +505,8 @@ def test_results_are_those_of_a_plain_query_page_by_page(
     from cases.library.search import Mode, library_changed
 
     monkeypatch.setattr(views, "PAGE_SIZE", 4)
+    # Only the first five results are cached: the second page searches again.
+    monkeypatch.setattr("cases.library.facets.RESULTS_CACHED", 5)
     article = Case.objects.visible_to(AnonymousUser())
     unknown = article.filter(is_sample=False).exclude(diagnosis="")
     for url, cases, mode, user in [
@@ -541,3 +545,25 @@ def test_results_are_those_of_a_plain_query_page_by_page(
                     break
                 number += 1
             assert shown == expected, (url, user, cached)
+
+
+def test_a_search_runs_again_only_for_pages_past_its_cached_results(client, monkeypatch):
+    from cases.library import facets, views
+
+    for i in range(12):
+        Case.objects.create(slug=f"c{i}", title=f"Pneumothorax {i:02d}", status="published")
+    monkeypatch.setattr(views, "PAGE_SIZE", 4)
+    monkeypatch.setattr(facets, "RESULTS_CACHED", 6)
+    searched = mock.patch.object(views, "search_results", wraps=views.search_results)
+    url = reverse("cases:library")
+    client.get(url, {"q": "pneumothorax"})  # counted, and the first six results cached
+    with searched as search:
+        first = client.get(url, {"q": "pneumothorax", "page": 1}).context["items"]
+        assert search.call_count == 0 and len(first) == 4
+        second = client.get(url, {"q": "pneumothorax", "page": 2}).context["items"]
+        assert search.call_count == 1 and len(second) == 4  # results 5-8: past the sixth
+        by_title = client.get(url, {"q": "pneumothorax", "sort": "title", "page": 3})
+        assert search.call_count == 2  # sorted on the case table: all of them are needed
+    assert [item["case"]["title"] for item in by_title.context["items"]] == [
+        "Pneumothorax 08", "Pneumothorax 09", "Pneumothorax 10", "Pneumothorax 11"
+    ]  # fmt: skip

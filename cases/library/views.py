@@ -14,7 +14,7 @@ from cases.models import Case
 
 from .cards import cards_render
 from .citations import case_bibtex, case_ris, references_ris
-from .facets import SORTS, LibraryFilters, filters_apply, library_counts
+from .facets import SORTS, LibraryFilters, filters_apply, library_counts, search_results
 from .models import Collection
 from .search import Mode, ids_subquery, search_highlights
 
@@ -45,21 +45,51 @@ class _CountedPaginator(Paginator):
         self.__dict__["count"] = count  # fills the cached_property
 
 
+class _SearchResults(Sequence):
+    """A search's results, best first: the cached first ones, and all of them when asked past.
+
+    ``found`` is what ``library_counts`` kept (at most ``RESULTS_CACHED``), ``total`` how
+    many there are; a slice beyond ``found`` runs the search again, once.
+    """
+
+    def __init__(self, found: Sequence[int], total: int, search: Callable[[], list[int]]):
+        self.found, self.total, self.search = found, total, search
+        self.complete = len(found) >= total
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, index):
+        stop = index.stop if isinstance(index, slice) else index + 1
+        if not self.complete and (stop is None or stop > len(self.found)):
+            self.found, self.complete = self.search(), True
+        return self.found[index]
+
+    def all(self) -> Sequence[int]:
+        return self[:]
+
+
 def _results(
-    cases: QuerySet[Case], filters: LibraryFilters, *, mode: Mode, found: Sequence[int] | None
+    cases: QuerySet[Case],
+    filters: LibraryFilters,
+    *,
+    mode: Mode,
+    found: Sequence[int] | None,
+    total: int,
 ) -> Sequence[int]:
     """The ids of the results in page order: best match first for a search not sorted.
 
-    ``found``: a search's results, best first (who may see what, unknown mode's rules and
-    the facets applied), or None without a search.
+    ``found``: a search's first results, best first (who may see what, unknown mode's rules
+    and the facets applied), or None without a search; ``total``: how many there are.
     """
     order = _ORDER[mode].get(filters.sort, _ORDER[mode][""])
     if found is None:
         return filters_apply(cases, filters).order_by(*order).values_list("pk", flat=True)
+    results = _SearchResults(found, total, lambda: search_results(cases, filters, mode=mode)[1])
     if filters.sort:
-        sorted_ids = Case.objects.filter(pk__in=ids_subquery(found)).order_by(*order)
+        sorted_ids = Case.objects.filter(pk__in=ids_subquery(results.all())).order_by(*order)
         return sorted_ids.values_list("pk", flat=True)
-    return found
+    return results
 
 
 def library_page(
@@ -82,7 +112,7 @@ def library_page(
     total, facets, found = library_counts(
         cases, filters, mode=mode, audience="staff" if staff else "public"
     )
-    results = _results(cases, filters, mode=mode, found=found)
+    results = _results(cases, filters, mode=mode, found=found, total=total)
     paginator = _CountedPaginator(results, PAGE_SIZE, count=total)
     page = paginator.get_page(request.GET.get("page"))
     ids = list(page.object_list)
