@@ -19,13 +19,13 @@ from operator import or_
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Func, Q, QuerySet
 from django.http import QueryDict
 
 from cases.models import Case, Tag
 
 from .models import CaseDifficulty, Difficulty
-from .search import Mode, cases_hidden, ids_subquery, search_ids, search_ids_ranked
+from .search import Mode, cases_hidden, ids_among, search_ids, search_ids_ranked
 from .version import library_version
 
 UNRATED = "0"
@@ -179,16 +179,19 @@ class SearchScope(Scope):
     ids: list[int]
     chosen: dict[str, set[int]]
     levels: dict[int, int] | None = None  # each rated case's level, if difficulty is chosen
+    # The condition on the ids each tally reads, by the facets applied: built once for the
+    # three tallies that read the same ids (0.3 ms each for 1,500 ids on SQLite).
+    among: dict[tuple[str, ...], Q | Func] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, ids: list[int], filters: LibraryFilters) -> SearchScope:
         chosen: dict[str, set[int]] = {}
-        found = ids_subquery(ids)
+        found = ids_among("case_id", ids)
         kinds = [kind for kind in (Tag.Kind.MODALITY, Tag.Kind.SYSTEM) if getattr(filters, kind)]
         if kinds:  # both facets' choices in one query
             chosen = {str(kind): set() for kind in kinds}
             tagged = Case.tags.through.objects.filter(
-                case_id__in=found,
+                found,
                 tag__kind__in=kinds,
                 tag__slug__in=[slug for kind in kinds for slug in getattr(filters, kind)],
             )
@@ -196,13 +199,11 @@ class SearchScope(Scope):
                 if slug in getattr(filters, kind):
                     chosen[kind].add(pk)
         if filters.keyword:
-            tagged = Case.keywords.through.objects.filter(
-                case_id__in=found, keyword__name__in=filters.keyword
-            )
+            tagged = Case.keywords.through.objects.filter(found, keyword__name__in=filters.keyword)
             chosen["keyword"] = set(tagged.values_list("case_id", flat=True))
         levels = None
         if filters.difficulty:  # also counted from these levels (``levels_tally``)
-            rated = CaseDifficulty.objects.filter(case_id__in=found)
+            rated = CaseDifficulty.objects.filter(found)
             levels = dict(rated.values_list("case_id", "level"))
             chosen["difficulty"] = {
                 pk for pk in ids if str(levels.get(pk, UNRATED)) in filters.difficulty
@@ -221,7 +222,10 @@ class SearchScope(Scope):
         within = self.within(skip)
         if not within:
             return Counter()
-        return self.grouped(rows.filter(case_id__in=ids_subquery(within)), key, fields)
+        applied = tuple(facet for facet in self.chosen if facet != skip)
+        if applied not in self.among:
+            self.among[applied] = ids_among("case_id", within)
+        return self.grouped(rows.filter(self.among[applied]), key, fields)
 
     def count(self, *, skip: str) -> int:
         return len(self.within(skip))
@@ -251,7 +255,7 @@ class LibraryScope(Scope):
         rows = rows.filter(*_facet_conditions(self.filters, skip=skip, field="case_id"))
         counts = self.grouped(rows, key, fields)
         if self.hidden:
-            hidden = rows.filter(case_id__in=ids_subquery(self.hidden))
+            hidden = rows.filter(ids_among("case_id", self.hidden))
             counts.subtract(self.grouped(hidden, key, fields))
         return +counts  # without the zeros
 
@@ -262,7 +266,7 @@ class LibraryScope(Scope):
             return cases.count()
         if not conditions:
             return cases.count() - len(self.hidden)
-        return cases.count() - cases.filter(pk__in=ids_subquery(self.hidden)).count()
+        return cases.count() - cases.filter(ids_among("id", self.hidden)).count()
 
 
 def facets_count(

@@ -16,7 +16,7 @@ from .cards import cards_render
 from .citations import case_bibtex, case_ris, references_ris
 from .facets import SORTS, LibraryFilters, filters_apply, library_counts, search_results
 from .models import Collection
-from .search import Mode, ids_subquery, search_highlights
+from .search import Mode, ids_among, search_highlights
 
 PAGE_SIZE = 25
 BIBTEX = "application/x-bibtex"
@@ -87,7 +87,7 @@ def _results(
         return filters_apply(cases, filters).order_by(*order).values_list("pk", flat=True)
     results = _SearchResults(found, total, lambda: search_results(cases, filters, mode=mode)[1])
     if filters.sort:
-        sorted_ids = Case.objects.filter(pk__in=ids_subquery(results.all())).order_by(*order)
+        sorted_ids = Case.objects.filter(ids_among("id", results.all())).order_by(*order)
         return sorted_ids.values_list("pk", flat=True)
     return results
 
