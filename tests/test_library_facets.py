@@ -492,6 +492,8 @@ def _results_expected(cases, params: dict, mode) -> list[int]:
         {"q": "case", "sort": "added"},
         {"q": "mixed", "sort": "newest", "system": ["neuro"]},
         {"modality": ["ct", "mri"], "system": ["neuro"]},
+        {"difficulty": ["0", "2"], "sort": "title"},
+        {"keyword": ["Sign 2", "Sign 5"], "sort": "added"},
         {"q": "lesion", "modality": ["mri", "us"]},
         {"q": "case", "difficulty": ["0", "2"]},
         {"q": "lesion", "keyword": ["Sign 3", "Sign 7", "Sign 9"]},

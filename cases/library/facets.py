@@ -333,6 +333,7 @@ def library_counts(
     *,
     mode: Mode,
     audience: str,
+    order: Sequence,
 ) -> tuple[int, list[Facet], Sequence[int] | None]:
     """The number of results, the facets and a search's results, cached until the library changes.
 
@@ -343,7 +344,10 @@ def library_counts(
     choices, best first) are kept with the counts, so that a page of them is a slice, not
     the search ranked again: 13 ms for the 10,000 matches of a common word on SQLite. The
     key holds the library's version (see cases.library.version), so checking them costs no
-    query; ``audience`` tells apart who sees drafts.
+    query; ``audience`` tells apart who sees drafts. Without a search but with facets
+    chosen, the first results in ``order`` are kept likewise: the live query walks the
+    library in page order and looks up each case's tags until it has a page (1,800 cases
+    for 25 of CT and Neuro among 10,000: 8 ms on PostgreSQL).
     """
     state = json.dumps([str(mode), audience, asdict(filters)], sort_keys=True)
     key = f"library:results:{library_version()}:{hashlib.sha256(state.encode()).hexdigest()}"
@@ -357,6 +361,9 @@ def library_counts(
             results = array("q", kept[:RESULTS_CACHED])
         else:
             scope, results = LibraryScope.of(cases, filters), None
+            if filters.faceted:
+                ordered = filters_apply(cases, filters).order_by(*order)
+                results = array("q", ordered.values_list("pk", flat=True)[:RESULTS_CACHED])
         total = scope.count(skip="")
         counts = (total, facets_count(scope, filters, mode=mode, total=total), results)
         cache.set(key, counts, COUNTS_CACHE_SECONDS)

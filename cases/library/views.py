@@ -45,14 +45,15 @@ class _CountedPaginator(Paginator):
         self.__dict__["count"] = count  # fills the cached_property
 
 
-class _SearchResults(Sequence):
-    """A search's results, best first: the cached first ones, and all of them when asked past.
+class _KeptResults(Sequence):
+    """Results in page order: the cached first ones, and all of them when asked past.
 
     ``found`` is what ``library_counts`` kept (at most ``RESULTS_CACHED``), ``total`` how
-    many there are; a slice beyond ``found`` runs the search again, once.
+    many there are; a slice beyond ``found`` runs ``search`` (the search again, or the
+    filtered query), once.
     """
 
-    def __init__(self, found: Sequence[int], total: int, search: Callable[[], list[int]]):
+    def __init__(self, found: Sequence[int], total: int, search: Callable[[], Sequence[int]]):
         self.found, self.total, self.search = found, total, search
         self.complete = len(found) >= total
 
@@ -69,6 +70,10 @@ class _SearchResults(Sequence):
         return self[:]
 
 
+def _order(filters: LibraryFilters, *, mode: Mode) -> tuple:
+    return _ORDER[mode].get(filters.sort, _ORDER[mode][""])
+
+
 def _results(
     cases: QuerySet[Case],
     filters: LibraryFilters,
@@ -79,13 +84,16 @@ def _results(
 ) -> Sequence[int]:
     """The ids of the results in page order: best match first for a search not sorted.
 
-    ``found``: a search's first results, best first (who may see what, unknown mode's rules
-    and the facets applied), or None without a search; ``total``: how many there are.
+    ``found``: the first results kept with the counts (who may see what, unknown mode's rules
+    and the facets applied): a search's, best first, or the facets' in page order; None
+    when neither was asked. ``total``: how many there are.
     """
-    order = _ORDER[mode].get(filters.sort, _ORDER[mode][""])
-    if found is None:
-        return filters_apply(cases, filters).order_by(*order).values_list("pk", flat=True)
-    results = _SearchResults(found, total, lambda: search_results(cases, filters, mode=mode)[1])
+    order = _order(filters, mode=mode)
+    if not filters.query:
+        listed = filters_apply(cases, filters).order_by(*order).values_list("pk", flat=True)
+        return listed if found is None else _KeptResults(found, total, lambda: listed)
+    assert found is not None
+    results = _KeptResults(found, total, lambda: search_results(cases, filters, mode=mode)[1])
     if filters.sort:
         sorted_ids = Case.objects.filter(ids_among("id", results.all())).order_by(*order)
         return sorted_ids.values_list("pk", flat=True)
@@ -110,7 +118,11 @@ def library_page(
     filters = LibraryFilters.from_query(request.GET, mode=mode)
     staff = request.user.is_authenticated and request.user.is_staff
     total, facets, found = library_counts(
-        cases, filters, mode=mode, audience="staff" if staff else "public"
+        cases,
+        filters,
+        mode=mode,
+        audience="staff" if staff else "public",
+        order=_order(filters, mode=mode),
     )
     results = _results(cases, filters, mode=mode, found=found, total=total)
     paginator = _CountedPaginator(results, PAGE_SIZE, count=total)
