@@ -375,6 +375,20 @@ def _counts_expected(cases, params: dict, mode) -> tuple[int, dict[str, dict[str
     return total, counts
 
 
+def _visits(staff) -> list[tuple]:
+    """Each library as a visitor and as staff: (url, the cases they see, mode, user)."""
+    from cases.library.search import Mode
+
+    article = Case.objects.visible_to(AnonymousUser())
+    unknown = Case.objects.filter(is_sample=False).exclude(diagnosis="")
+    return [
+        (reverse("cases:library"), article, Mode.ARTICLE, None),
+        (reverse("cases:library"), Case.objects.all(), Mode.ARTICLE, staff),
+        (reverse("cases:unknown_library"), unknown.filter(pk__in=article), Mode.UNKNOWN, None),
+        (reverse("cases:unknown_library"), unknown, Mode.UNKNOWN, staff),
+    ]
+
+
 @pytest.mark.parametrize(
     "params",
     [
@@ -401,19 +415,7 @@ def _counts_expected(cases, params: dict, mode) -> tuple[int, dict[str, dict[str
 def test_counts_are_those_of_each_case_taken_one_at_a_time(client, staff, mixed_library, params):
     from cases.library.search import Mode, library_changed
 
-    article = Case.objects.visible_to(AnonymousUser())
-    unknown = article.filter(is_sample=False).exclude(diagnosis="")
-    for url, cases, mode, user in [
-        (reverse("cases:library"), article, Mode.ARTICLE, None),
-        (reverse("cases:library"), Case.objects.all(), Mode.ARTICLE, staff),
-        (reverse("cases:unknown_library"), unknown, Mode.UNKNOWN, None),
-        (
-            reverse("cases:unknown_library"),
-            Case.objects.filter(is_sample=False).exclude(diagnosis=""),
-            Mode.UNKNOWN,
-            staff,
-        ),
-    ]:
+    for url, cases, mode, user in _visits(staff):
         if user:
             client.force_login(user)
         else:
@@ -509,19 +511,7 @@ def test_results_are_those_of_a_plain_query_page_by_page(
     monkeypatch.setattr(views, "PAGE_SIZE", 4)
     # Only the first five results are cached: the second page searches again.
     monkeypatch.setattr("cases.library.facets.RESULTS_CACHED", 5)
-    article = Case.objects.visible_to(AnonymousUser())
-    unknown = article.filter(is_sample=False).exclude(diagnosis="")
-    for url, cases, mode, user in [
-        (reverse("cases:library"), article, Mode.ARTICLE, None),
-        (reverse("cases:library"), Case.objects.all(), Mode.ARTICLE, staff),
-        (reverse("cases:unknown_library"), unknown, Mode.UNKNOWN, None),
-        (
-            reverse("cases:unknown_library"),
-            Case.objects.filter(is_sample=False).exclude(diagnosis=""),
-            Mode.UNKNOWN,
-            staff,
-        ),
-    ]:
+    for url, cases, mode, user in _visits(staff):
         if user:
             client.force_login(user)
         else:
