@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
 from itertools import islice
 
 from django.db import connection
-from django.db.models import BooleanField, F, Func, Lookup, Q, QuerySet, Value
+from django.db.models import BooleanField, F, Field, Func, Lookup, Q, QuerySet, Value
 from django.db.models.expressions import Col, RawSQL
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -216,7 +216,8 @@ def search_ids(
     """
     terms = search_terms(query)
     if not terms or not (
-        len(cases.query.alias_map) == 1 and _on_columns(cases.query.where, _INDEXED)
+        len(cases.query.alias_map) == 1
+        and _on_columns(cases.query.where, lambda f: f.column in _INDEXED)
     ):
         # Other conditions (unknown mode's on the diagnosis) would read every case's row to
         # find the hidden ones (13 ms for 10,000 on SQLite): the engine is joined to the
@@ -279,20 +280,12 @@ def search_ids_ranked(ids: Sequence[int], *, query: str, mode: Mode = Mode.ARTIC
 _INDEXED = {"status", "is_sample"}
 
 
-def _on_columns(node, columns: set[str]) -> bool:
-    """Whether every condition under ``node`` (a WHERE clause) is on one of ``columns``."""
+def _on_columns(node, column: Callable[[Field], bool]) -> bool:
+    """Whether every condition under ``node`` (a WHERE clause) is on a ``column`` of the table."""
     if isinstance(node, Lookup):
-        return isinstance(node.lhs, Col) and node.lhs.target.column in columns
+        return isinstance(node.lhs, Col) and column(node.lhs.target)
     children = getattr(node, "children", None)
-    return children is not None and all(_on_columns(child, columns) for child in children)
-
-
-def _on_non_null_columns(node) -> bool:
-    """Whether every condition under ``node`` (a WHERE clause) is on a non-null column."""
-    if isinstance(node, Lookup):
-        return isinstance(node.lhs, Col) and not node.lhs.target.null
-    children = getattr(node, "children", None)
-    return children is not None and all(_on_non_null_columns(child) for child in children)
+    return children is not None and all(_on_columns(child, column) for child in children)
 
 
 def cases_hidden(cases: QuerySet[Case]) -> QuerySet[Case]:
@@ -306,7 +299,7 @@ def cases_hidden(cases: QuerySet[Case]) -> QuerySet[Case]:
     where = cases.query.where
     if not where:
         return Case.objects.none()
-    own = len(cases.query.alias_map) == 1 and _on_non_null_columns(where)
+    own = len(cases.query.alias_map) == 1 and _on_columns(where, lambda f: not f.null)
     if own:  # a NULL would leave a case out of both sides; these columns have none
         return Case.objects.exclude(where)
     return Case.objects.exclude(pk__in=cases.values("pk"))
