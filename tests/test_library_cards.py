@@ -5,12 +5,14 @@ from __future__ import annotations
 from unittest import mock
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cases.discussion.models import Comment
 from cases.library import cards
+from cases.library import views as library_views
 from cases.library.models import CaseDifficulty, Difficulty
 from cases.models import Case, Figure, Tag
 from tests.conftest import case_build
@@ -51,6 +53,33 @@ def test_a_card_is_rendered_once_then_served_from_the_cache(client, case):
     assert _renders(LIBRARY, client) == 0
     assert _renders(LIBRARY, client, q="lung") == 0  # a search shows the same card
     assert _renders(UNKNOWN, client) == len(cards.PARTS)  # unknown mode has cards of its own
+
+
+def _facets_renders(url: str, client, **params) -> tuple[int, str]:
+    """How often a visit to ``url`` renders the facets aside, and the aside's HTML."""
+    render_to_string = library_views.render_to_string
+    with mock.patch.object(library_views, "render_to_string", wraps=render_to_string) as render:
+        response = client.get(url, params)
+    html = response.content.decode()
+    return render.call_count, html[html.index('<aside class="facets"') : html.index("</aside>")]
+
+
+def test_the_facets_are_rendered_once_for_what_they_show(client, case):
+    cache.clear()
+    ct = '<span class="facet-label">CT</span> <span class="count">{}</span>'
+    renders, aside = _facets_renders(LIBRARY, client)
+    assert (renders, ct.format(1) in aside) == (1, True)
+    assert _facets_renders(LIBRARY, client) == (0, aside)
+    # Other counts, choices or sort: rendered afresh, never another page's aside.
+    case_build(slug="second-case")
+    renders, aside = _facets_renders(LIBRARY, client)
+    assert (renders, ct.format(2) in aside) == (1, True)
+    renders, aside = _facets_renders(LIBRARY, client, modality="ct")
+    assert (renders, "checked" in aside) == (1, True)
+    renders, aside = _facets_renders(LIBRARY, client, sort="title")
+    assert (renders, '<option value="title" selected>' in aside) == (1, True)
+    renders, aside = _facets_renders(UNKNOWN, client)  # its own address and sorts
+    assert (renders, f'hx-get="{UNKNOWN}"' in aside) == (1, True)
 
 
 def test_an_edited_case_shows_its_new_card_at_once(client, case):

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import F, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import get_template, render_to_string
+from django.utils.safestring import SafeString
+from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
 from cases.models import Case
 
-from .cards import cards_render
+from .cards import CARD_CACHE_SECONDS, cards_render
 from .citations import case_bibtex, case_ris, references_ris
 from .facets import SORTS, LibraryFilters, filters_apply, library_counts, search_results
 from .models import Collection
 from .search import Mode, ids_among, search_highlights
 
 PAGE_SIZE = 25
+FACETS_TEMPLATE = "cases/library/facets.html"
 BIBTEX = "application/x-bibtex"
 RIS = "application/x-research-info-systems"
 _NEWEST = F("year").desc(nulls_last=True)  # the same order on SQLite and PostgreSQL
@@ -141,13 +147,12 @@ def library_page(
     sorts = {key: label for key, label in SORTS.items() if key in _ORDER[mode]}
     if not filters.query:
         sorts[""] = "Library order"
+    aside = {"action": request.path, "filters": filters, "facets": facets, "sorts": sorts}
     context = {
-        "action": request.path,
-        "filters": filters,
-        "facets": facets,
+        **aside,
+        "facets_html": _facets_render(aside),
         "page": page,
         "items": items,
-        "sorts": sorts,
         "total": total,
         "my_collections": list(Collection.objects.filter(owner=request.user).only("pk", "title"))
         if request.user.is_authenticated and mode == Mode.ARTICLE
@@ -157,6 +162,26 @@ def library_page(
     if request.htmx and not request.htmx.boosted:
         template += "#results"
     return render(request, template, context)
+
+
+def _facets_render(aside: dict) -> SafeString:
+    """The facets aside, rendered once for what it shows and then kept in the cache.
+
+    Like a result card (cases.library.cards) it is keyed by everything it shows, so it is never
+    stale: the facets with their counts and choices, the sorts offered and the one chosen,
+    whether any filter is on, the page's address, the language and the template's text. It
+    cost about 0.6 ms of a 6 ms page at 10,000 cases, where the facets list more choices.
+    """
+    filters = aside["filters"]
+    source = get_template(FACETS_TEMPLATE).template.source
+    shown = (aside["action"], aside["facets"], aside["sorts"], filters.sort, filters.active,
+             get_language(), hashlib.sha256(source.encode()).hexdigest())  # fmt: skip
+    key = "library:facets:" + hashlib.sha256(repr(shown).encode()).hexdigest()
+    html = cache.get(key)
+    if html is None:
+        html = render_to_string(FACETS_TEMPLATE, aside)
+        cache.set(key, html, CARD_CACHE_SECONDS)
+    return html
 
 
 # -- citation downloads -------------------------------------------------------------------
