@@ -125,11 +125,14 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's, plus the planner's statistics gathered as connections close (see there).
+    DATABASES["default"]["ENGINE"] = "caseviewer.sqlite"
     # Persistent too: opening SQLite and running the PRAGMAs costs more than a render.
     DATABASES["default"]["OPTIONS"] = {
         # Several gunicorn workers share one file: WAL, wait for locks, write up front.
         "init_command": (
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+            " PRAGMA analysis_limit=400;"
         ),
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,

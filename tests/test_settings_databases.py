@@ -148,7 +148,7 @@ def test_database_url_selects_postgresql_with_persistent_checked_connections(mon
 def test_sqlite_is_the_default_with_its_tuning(monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     database = runpy.run_path(str(SETTINGS))["DATABASES"]["default"]
-    assert database["ENGINE"] == "django.db.backends.sqlite3"
+    assert database["ENGINE"] == "caseviewer.sqlite"
     assert database["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     assert database["OPTIONS"]["timeout"] == 20
     assert "journal_mode=WAL" in database["OPTIONS"]["init_command"]
@@ -163,3 +163,44 @@ def test_the_suite_runs_on_the_database_it_was_given():
         "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
     )
     assert connection.vendor == expected
+
+
+def _planner_statistics_after_close(tmp_path, monkeypatch, blocker, engine: str) -> list[str]:
+    """The tables with statistics after one connection of ``engine`` used an index and closed."""
+    import sqlite3
+
+    from django.db.utils import ConnectionHandler
+
+    path = tmp_path / "stats.sqlite3"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    database = runpy.run_path(str(SETTINGS))["DATABASES"]["default"] | {"ENGINE": engine}
+    connection = ConnectionHandler({"default": database})["default"]
+    with blocker.unblock(), connection.cursor() as cursor:  # a scratch file, not the test db
+        cursor.execute("CREATE TABLE item (id INTEGER PRIMARY KEY, status TEXT)")
+        cursor.execute("CREATE INDEX item_status ON item (status)")
+        cursor.executemany("INSERT INTO item (status) VALUES (%s)", [("published",)] * 500)
+        cursor.execute("SELECT id FROM item WHERE status = %s AND id IN (1, 2, 3)", ["published"])
+        cursor.fetchall()
+    connection.close()
+    with sqlite3.connect(path) as reader:
+        if not reader.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchall():
+            return []
+        return sorted({row[0] for row in reader.execute("SELECT tbl FROM sqlite_stat1")})
+
+
+def test_a_sqlite_connection_gathers_the_planner_statistics_as_it_closes(
+    tmp_path, monkeypatch, django_db_blocker
+):
+    # Without them SQLite walks the status index through every published case to read 25 by id.
+    engine = "caseviewer.sqlite"
+    tables = _planner_statistics_after_close(tmp_path, monkeypatch, django_db_blocker, engine)
+    assert tables == ["item"]
+
+
+def test_django_sqlite_backend_alone_leaves_the_planner_without_statistics(
+    tmp_path, monkeypatch, django_db_blocker
+):
+    # The control: the same connection through Django's own backend.
+    engine = "django.db.backends.sqlite3"
+    tables = _planner_statistics_after_close(tmp_path, monkeypatch, django_db_blocker, engine)
+    assert tables == []
