@@ -162,7 +162,7 @@ def test_library_search_without_javascript_returns_the_full_page(client, library
     assert "<mark>haematuria</mark>" in html
     assert "Renal cell carcinoma with venous extension" in html
     assert "Cavitating lesion" not in html
-    assert "1 case match" in html
+    assert "1 case matches “haematuria”" in html
 
 
 def test_library_search_over_htmx_returns_the_results_fragment(client, library):
