@@ -125,7 +125,7 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Django's, plus the planner's statistics gathered as connections close (see there).
+    # Django's, plus the planner's statistics gathered as connections close (caseviewer/sqlite).
     DATABASES["default"]["ENGINE"] = "caseviewer.sqlite"
     # Persistent too: opening SQLite and running the PRAGMAs costs more than a render.
     DATABASES["default"]["OPTIONS"] = {
