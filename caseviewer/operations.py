@@ -72,7 +72,8 @@ def request_logging(get_response: Callable[[HttpRequest], HttpResponse]):
     """Log method, path, status and duration of every request (errors at WARNING/ERROR)."""
 
     def middleware(request: HttpRequest) -> HttpResponse:
-        started = time.perf_counter()
+        # Set by a layer that did its work before this one (cases.imaging.middleware).
+        started = getattr(request, "received", None) or time.perf_counter()
         response = get_response(request)
         status = response.status_code
         level = (

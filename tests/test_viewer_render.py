@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pydicom
@@ -228,6 +229,111 @@ def refuse(get_response):
         raise AssertionError(f"{request.path} went past the image middleware")
 
     return middleware
+
+
+def _wsgi(application, url: str, **headers) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body of ``url`` from a WSGI ``application``, as gunicorn asks."""
+    from django.test import RequestFactory
+
+    started = []
+    result = application(
+        RequestFactory().get(url, headers=headers).environ,
+        lambda status, response_headers, exc_info=None: started.append((status, response_headers)),
+    )
+    body = b"".join(result)
+    if hasattr(result, "close"):
+        result.close()
+    status, response_headers = started[0]
+    return int(status.split()[0]), dict(response_headers), body
+
+
+@pytest.fixture
+def handled():
+    """The requests Django's handler saw (its request_started signal), as a list of paths.
+
+    The handler's signals keep the test's connection open, as Django's test client has them.
+    """
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    paths = []
+
+    def seen(sender, environ, **kwargs):
+        paths.append(environ["PATH_INFO"])
+
+    request_started.connect(seen)
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield paths
+    request_started.disconnect(seen)
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+def test_the_wsgi_application_answers_published_images_before_djangos_handler(ct_figure, handled):
+    from django.core.wsgi import get_wsgi_application
+
+    from cases.imaging import views
+    from cases.imaging.middleware import published_images_wsgi
+    from caseviewer import operations
+
+    views._published_until.clear()  # a worker that has not seen this stack yet
+    django = get_wsgi_application()
+    application = published_images_wsgi(django)
+    stack = list(ct_figure.slices.order_by("position"))
+    first = slice_image_url(stack[0], window_width=80, window_center=40)
+    status, _, _ = _wsgi(application, first)
+    assert (status, len(handled)) == (200, 1)  # the view, which remembers the stack
+
+    url = slice_image_url(stack[5], window_width=300, window_center=50, fmt="jpeg")
+    with mock.patch.object(operations, "request_log") as log:
+        status, headers, body = _wsgi(application, url)
+    assert (status, len(handled), body[:2]) == (200, 1, b"\xff\xd8")
+    logged = log.log.call_args.kwargs["extra"]  # the request log has it
+    assert (logged["path"], logged["status"]) == (url.split("?")[0], 200)
+    # The same answer, headers and all, as Django's handler gives (the security middleware
+    # above published_images, loaded and run the same way).
+    assert _wsgi(django, url) == (status, headers, body)
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Cross-Origin-Resource-Policy"] == "same-origin"
+    assert "Content-Security-Policy" in headers
+    status, _, body = _wsgi(application, url, **{"If-None-Match": headers["ETag"]})
+    assert (status, body, len(handled)) == (304, b"", 2)  # the second: Django's, just above
+
+    # What needs the visitor or the database goes on to Django.
+    assert _wsgi(application, slice_image_url(stack[5]))[0] == 200
+    assert _wsgi(application, f"{url}&size=7")[0] == 400  # the view says why
+    assert _wsgi(application, url.replace(stack[5].token, "0" * 32))[0] == 404
+    assert len(handled) == 5
+
+
+def test_a_failing_published_image_is_answered_by_djangos_handler(ct_figure, handled):
+    from django.core.wsgi import get_wsgi_application
+
+    from cases.imaging import middleware
+
+    stack = list(ct_figure.slices.order_by("position"))
+    url = slice_image_url(stack[0], window_width=80, window_center=40)
+    assert Client().get(url).status_code == 200  # the stack is remembered
+    handled.clear()
+    application = middleware.published_images_wsgi(get_wsgi_application())
+    with mock.patch.object(middleware, "published_image", side_effect=OSError("disk")):
+        status, _, _ = _wsgi(application, url)
+    # Django's handler saw it, and answered (and logged) the error its own way.
+    assert (status, handled) == (500, [url.split("?")[0]])
+
+
+def test_the_wsgi_application_redirects_to_https_as_django_does(ct_figure, settings, handled):
+    from django.core.wsgi import get_wsgi_application
+
+    from cases.imaging.middleware import published_images_wsgi
+
+    stack = list(ct_figure.slices.order_by("position"))
+    url = slice_image_url(stack[0], window_width=80, window_center=40)
+    assert Client().get(url).status_code == 200  # the stack is remembered
+    settings.SECURE_SSL_REDIRECT = True
+    status, headers, _ = _wsgi(published_images_wsgi(get_wsgi_application()), url)
+    assert (status, headers["Location"]) == (301, f"https://testserver{url}")
 
 
 def test_images_of_a_stack_seen_published_are_served_before_sessions_and_accounts(
