@@ -297,6 +297,7 @@ def test_the_wsgi_application_answers_published_images_before_djangos_handler(ct
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Cross-Origin-Resource-Policy"] == "same-origin"
     assert "Content-Security-Policy" in headers
+    assert headers["Content-Length"] == str(len(body))  # not chunked
     status, _, body = _wsgi(application, url, **{"If-None-Match": headers["ETag"]})
     assert (status, body, len(handled)) == (304, b"", 2)  # the second: Django's, just above
 

@@ -232,6 +232,9 @@ def _image_without_query(
 
 def _image_response(data: bytes, fmt: str, etag: str) -> HttpResponse:
     response = HttpResponse(data, content_type=FORMATS[fmt])
+    # Served ahead of CommonMiddleware, which would set it: without it an HTTP/1.1 answer
+    # is chunked (a write more, and no size for the browser to show progress by).
+    response["Content-Length"] = len(data)
     response["ETag"] = etag
     response["Cache-Control"] = IMAGE_CACHE_CONTROL
     return response
