@@ -9,14 +9,16 @@ the demo head CT imported), so the figures compare like with like on this machin
 3. through gunicorn (``--workers`` = cores) with one load generator: cached renders, the
    same bytes as a static file served by whitenoise (the ceiling), 304 answers, uncached
    renders cycling through all 28 slices with a new window each time (no render store hit),
-   sequential scrolls of the 28 slices at a window never rendered (the median of five, each
+   sequential scrolls of the 28 slices at a window never rendered (the median of nine, each
    at its own window), and the htmx fragment a scroll step fetches;
 4. Orthanc's ``/instances/{id}/rendered`` on the same slice and window, when ``Orthanc`` is
-   installed (Debian package ``orthanc``): started here on loopback with a scratch config.
+   installed (Debian package ``orthanc``): started here on loopback with a scratch config,
+   before gunicorn, so that each JPEG scroll pass of ours alternates with Orthanc's.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import multiprocessing
 import os
@@ -36,7 +38,7 @@ CT_ZIP = ROOT / "cases" / "demo" / "dicom" / "ct-head-ge.zip"
 DURATION = float(os.environ.get("BENCH_SECONDS", "4"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 2)))
-SCROLL_PASSES = 5
+SCROLL_PASSES = 9
 
 
 # --- a small HTTP load generator (the same for every target, so ratios are fair) ---------
@@ -208,7 +210,7 @@ def gunicorn_stop(server: subprocess.Popen) -> None:
     server.wait(10)
 
 
-def gunicorn_runs(env: dict, data: dict, static_root: Path) -> dict:
+def gunicorn_runs(env: dict, data: dict, static_root: Path, orthanc: dict | None) -> dict:
     from cases.viewstate import slice_image_url
 
     slices = data["slices"]
@@ -244,13 +246,22 @@ def gunicorn_runs(env: dict, data: dict, static_root: Path) -> dict:
             ]  # fmt: skip
             assert len(set(cycle)) == len(cycle), "uncached URLs must not repeat"
             results[f"uncached {fmt}"] = throughput(port, cycle)
-            # The median of SCROLL_PASSES scrolls, each at a window never rendered before.
+            # The median of SCROLL_PASSES scrolls, each at a window never rendered before; a
+            # JPEG pass alternates with the same pass from Orthanc, so that a slow spell of
+            # the machine falls on both alike.
             passes = [
                 [slice_image_url(s, window_width=81 + p, window_center=41 + (fmt == "png"),
                                  fmt=fmt) for s in slices]
                 for p in range(SCROLL_PASSES)
             ]  # fmt: skip
-            results[f"scroll ms {fmt}"] = statistics.median(sequential_ms(port, p) for p in passes)
+            ours, theirs = [], []
+            for number, scroll in enumerate(passes):
+                ours.append(sequential_ms(port, scroll))
+                if fmt == "jpeg" and orthanc and "error" not in orthanc:
+                    theirs.append(orthanc_scroll_ms(orthanc, number))
+            results[f"scroll ms {fmt}"] = statistics.median(ours)
+            if theirs:
+                results["orthanc scroll ms"] = statistics.median(theirs)
             scroll = passes[0]
             # A worker stores a rendering the second time it renders it: after WORKERS + 1
             # passes every slice has been stored, so the next pass reads the render store.
@@ -264,7 +275,11 @@ def gunicorn_runs(env: dict, data: dict, static_root: Path) -> dict:
     return results
 
 
-def orthanc_runs(scratch: Path, data: dict) -> dict | None:
+ORTHANC_JPEG = {"Accept": "image/jpeg"}
+
+
+def orthanc_start(scratch: Path) -> dict | None:
+    """Orthanc on loopback with the same (original) files, in the stack's order, or None."""
     binary = shutil.which("Orthanc")
     if not binary:
         return None
@@ -282,42 +297,45 @@ def orthanc_runs(scratch: Path, data: dict) -> dict | None:
     (folder / "config.json").write_text(json.dumps(config))
     server = subprocess.Popen([binary, str(folder / "config.json")], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-    try:
-        wait_for(f"http://127.0.0.1:{port}/system")
-        ids = []
-        # The same (original) files, in the stack's order.
-        for _name, ds in dicom_series_read(CT_ZIP):
-            import io
-
-            buffer = io.BytesIO()
-            ds.save_as(buffer, enforce_file_format=True)
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{port}/instances", data=buffer.getvalue(), method="POST"
-            )
-            ids.append(json.loads(urllib.request.urlopen(request).read())["ID"])
-        query = "?window-center=40&window-width=80"
-        jpeg = {"Accept": "image/jpeg"}
-        middle = f"/instances/{ids[14]}/rendered{query}"
-        status, body = _request(port, middle, jpeg)
-        if status != 200 or not body.startswith(b"\xff\xd8"):
-            return {"error": f"rendered answered {status}"}
-        results = {
-            "same slice": throughput(port, [middle], jpeg),
-            "cycling": throughput(port, [f"/instances/{i}/rendered{query}" for i in ids], jpeg),
-            # Orthanc keeps no renderings: every pass is uncached (windows as for ours).
-            "scroll ms": statistics.median(
-                sequential_ms(port, [f"/instances/{i}/rendered?window-center=40"
-                                     f"&window-width={81 + p}" for i in ids], jpeg)
-                for p in range(SCROLL_PASSES)
-            ),
-        }  # fmt: skip
-        results["scroll again ms"] = sequential_ms(
-            port, [f"/instances/{i}/rendered{query}" for i in ids], jpeg
+    orthanc = {"server": server, "port": port, "ids": []}
+    wait_for(f"http://127.0.0.1:{port}/system")
+    for _name, ds in dicom_series_read(CT_ZIP):
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/instances", data=buffer.getvalue(), method="POST"
         )
-        return results
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(10)
+        orthanc["ids"].append(json.loads(urllib.request.urlopen(request).read())["ID"])
+    middle = f"/instances/{orthanc['ids'][14]}/rendered?window-center=40&window-width=80"
+    status, body = _request(port, middle, ORTHANC_JPEG)
+    if status != 200 or not body.startswith(b"\xff\xd8"):
+        orthanc["error"] = f"rendered answered {status}"
+    return orthanc
+
+
+def orthanc_stop(orthanc: dict | None) -> None:
+    if orthanc:
+        os.killpg(orthanc["server"].pid, signal.SIGTERM)
+        orthanc["server"].wait(10)
+
+
+def orthanc_scroll_ms(orthanc: dict, number: int) -> float:
+    """Scroll pass ``number``, as ours: Orthanc keeps no renderings, every pass is uncached."""
+    paths = [f"/instances/{i}/rendered?window-center=40&window-width={81 + number}"
+             for i in orthanc["ids"]]  # fmt: skip
+    return sequential_ms(orthanc["port"], paths, ORTHANC_JPEG)
+
+
+def orthanc_runs(orthanc: dict) -> dict:
+    port, ids = orthanc["port"], orthanc["ids"]
+    query = "?window-center=40&window-width=80"
+    middle = f"/instances/{ids[14]}/rendered{query}"
+    every = [f"/instances/{i}/rendered{query}" for i in ids]
+    return {
+        "same slice": throughput(port, [middle], ORTHANC_JPEG),
+        "cycling": throughput(port, every, ORTHANC_JPEG),
+        "scroll again ms": sequential_ms(port, every, ORTHANC_JPEG),
+    }
 
 
 def main() -> None:
@@ -340,8 +358,14 @@ def main() -> None:
               f"{CLIENTS} clients · {DURATION:g} s per figure")  # fmt: skip
         data = setup(scratch)
         in_process(data)
-        web = gunicorn_runs(env, data, static_root)
-        orthanc = orthanc_runs(scratch, data)
+        orthanc = None
+        try:
+            orthanc = orthanc_start(scratch)
+            web = gunicorn_runs(env, data, static_root, orthanc)
+            if orthanc and "error" not in orthanc:
+                orthanc |= orthanc_runs(orthanc) | {"scroll ms": web["orthanc scroll ms"]}
+        finally:
+            orthanc_stop(orthanc)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
