@@ -202,8 +202,9 @@ def published_image(request: HttpRequest, token: str, fmt: str) -> HttpResponse 
 
 
 def _client_etags(request: HttpRequest) -> set[str]:
-    # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
-    header = request.headers.get("If-None-Match", "")
+    # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x". Read from META:
+    # ``request.headers`` would first sort out every header a browser sent.
+    header = request.META.get("HTTP_IF_NONE_MATCH", "")
     return {t.removeprefix("W/") for t in parse_etags(header)}
 
 
