@@ -75,6 +75,9 @@ def counter_db(tmp_path: Path) -> Path:
 
     path = tmp_path / "shared.sqlite3"
     with sqlite3.connect(path) as db:
+        # In WAL mode already, as a migrated database is: four workers switching a new file
+        # to WAL at the same moment is a race of its own, not the one these tests are about.
+        db.execute("PRAGMA journal_mode=WAL")
         db.execute("CREATE TABLE counter (n INTEGER NOT NULL)")
         db.execute("INSERT INTO counter VALUES (0)")
     return path
