@@ -27,7 +27,7 @@ from django.db import connection
 from django.db.models import BooleanField, F, Field, Func, Lookup, Q, QuerySet, Value
 from django.db.models.expressions import Col, RawSQL
 from django.db.models.lookups import Exact
-from django.db.models.sql.where import AND, WhereNode
+from django.db.models.sql.where import AND, OR, WhereNode
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -316,11 +316,11 @@ def _left_out(node) -> Q:
     (the drafts among 10,000 cases: 0.28 against 0.10 ms on SQLite). NOT over AND and OR by
     De Morgan's laws; any other condition is negated as it is.
     """
-    if isinstance(node, WhereNode):
-        if node.negated:
-            kept = copy.copy(node)
-            kept.negated = False
-            return Q(kept)
+    if isinstance(node, WhereNode) and node.negated:
+        kept = copy.copy(node)
+        kept.negated = False
+        return Q(kept)
+    if isinstance(node, WhereNode) and node.children and node.connector in (AND, OR):
         parts = [_left_out(child) for child in node.children]
         return reduce(operator.or_ if node.connector == AND else operator.and_, parts)
     if isinstance(node, Exact) and isinstance(node.lhs, Col):
