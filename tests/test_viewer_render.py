@@ -271,14 +271,14 @@ def handled():
 
 
 def test_the_wsgi_application_answers_published_images_before_djangos_handler(ct_figure, handled):
-    from django.core.wsgi import get_wsgi_application
+    from django.core.handlers.wsgi import WSGIHandler
 
     from cases.imaging import views
     from cases.imaging.middleware import published_images_wsgi
     from caseviewer import operations
 
     views._published_until.clear()  # a worker that has not seen this stack yet
-    django = get_wsgi_application()
+    django = WSGIHandler()  # Django's application, without setting Django up again
     application = published_images_wsgi(django)
     stack = list(ct_figure.slices.order_by("position"))
     first = slice_image_url(stack[0], window_width=80, window_center=40)
@@ -309,7 +309,7 @@ def test_the_wsgi_application_answers_published_images_before_djangos_handler(ct
 
 
 def test_a_failing_published_image_is_answered_by_djangos_handler(ct_figure, handled):
-    from django.core.wsgi import get_wsgi_application
+    from django.core.handlers.wsgi import WSGIHandler
 
     from cases.imaging import middleware
 
@@ -317,7 +317,7 @@ def test_a_failing_published_image_is_answered_by_djangos_handler(ct_figure, han
     url = slice_image_url(stack[0], window_width=80, window_center=40)
     assert Client().get(url).status_code == 200  # the stack is remembered
     handled.clear()
-    application = middleware.published_images_wsgi(get_wsgi_application())
+    application = middleware.published_images_wsgi(WSGIHandler())
     with mock.patch.object(middleware, "published_image", side_effect=OSError("disk")):
         status, _, _ = _wsgi(application, url)
     # Django's handler saw it, and answered (and logged) the error its own way.
@@ -325,7 +325,7 @@ def test_a_failing_published_image_is_answered_by_djangos_handler(ct_figure, han
 
 
 def test_the_wsgi_application_redirects_to_https_as_django_does(ct_figure, settings, handled):
-    from django.core.wsgi import get_wsgi_application
+    from django.core.handlers.wsgi import WSGIHandler
 
     from cases.imaging.middleware import published_images_wsgi
 
@@ -333,7 +333,7 @@ def test_the_wsgi_application_redirects_to_https_as_django_does(ct_figure, setti
     url = slice_image_url(stack[0], window_width=80, window_center=40)
     assert Client().get(url).status_code == 200  # the stack is remembered
     settings.SECURE_SSL_REDIRECT = True
-    status, headers, _ = _wsgi(published_images_wsgi(get_wsgi_application()), url)
+    status, headers, _ = _wsgi(published_images_wsgi(WSGIHandler()), url)
     assert (status, headers["Location"]) == (301, f"https://testserver{url}")
 
 
