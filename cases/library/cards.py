@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import lru_cache
 
 from django.core.cache import cache
 from django.db.models import F
@@ -61,6 +62,17 @@ def _card_case(row: dict) -> Case:
     return case
 
 
+def template_digest(name: str) -> str:
+    """A digest of a template's text, for the keys of what is cached from it (cards, facets)."""
+    return _digest(get_template(name).template.source)
+
+
+@lru_cache(maxsize=32)
+def _digest(source: str) -> str:
+    # Keyed by the text itself: the cached loader hands back the same string each time.
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
 def cards_render(
     rows: Iterable[dict], *, template: str, mode: Mode
 ) -> dict[int, dict[str, SafeString]]:
@@ -73,8 +85,7 @@ def cards_render(
     if not rows:
         return {}
     tags = _tags_of([row["pk"] for row in rows])
-    page = get_template(template).template.source
-    shared = (mode, get_language(), get_script_prefix(), hashlib.sha256(page.encode()).hexdigest())
+    shared = (mode, get_language(), get_script_prefix(), template_digest(template))
     keys = {
         row["pk"]: "library:card:"
         + hashlib.sha256(repr((shared, row, tags.get(row["pk"], []))).encode()).hexdigest()
