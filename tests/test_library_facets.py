@@ -286,6 +286,73 @@ def test_a_bundle_import_retires_cached_counts(client, db):
     assert _slugs(client.get(url)) == {"imported"}
 
 
+def _filing_check() -> None:
+    """Every search document lists its case's tags, keywords and level, as they are now."""
+    cases = Case.objects.select_related("difficulty", "search_document")
+    for case in cases.prefetch_related("tags", "keywords"):
+        level = getattr(getattr(case, "difficulty", None), "level", None)
+        expected = {f"t{tag.pk}" for tag in case.tags.all()}
+        expected |= {f"k{keyword.pk}" for keyword in case.keywords.all()}
+        expected |= {f"d{level}"} if level else set()
+        assert set(case.search_document.facets.split()) == expected, case.slug
+
+
+def test_a_searchs_counts_follow_every_change_to_the_filing(client, shelf):
+    """A search counts its matches' filing as their documents hold it: kept in step."""
+    url, search = reverse("cases:library"), {"q": "case"}
+    ct, neuro = Tag.objects.get(slug="ct"), Tag.objects.get(slug="neuro")
+    _filing_check()
+    assert _facet(client.get(url, search), "modality") == {"ct": (3, False), "mri": (2, False)}
+    shelf["mr-neuro"].tags.add(ct)
+    ct.cases.remove(shelf["ct-chest"])  # from the tag's side
+    assert _facet(client.get(url, search), "modality") == {"ct": (3, False), "mri": (2, False)}
+    assert _facet(client.get(url, {**search, "modality": "ct"}), "system") == {"neuro": (3, False)}
+    _filing_check()
+    shelf["ct-chest"].keywords.add(Keyword.objects.create(name="Nodule"))
+    assert _facet(client.get(url, search), "keyword") == {
+        "Keyword 1": (4, False),  # every case_build's
+        "Glioma": (1, False),
+        "Nodule": (1, False),
+    }
+    rating = CaseDifficulty.objects.create(case=shelf["mr-ct-neuro"], level=Difficulty.STUDENT)
+    assert _facet(client.get(url, search), "difficulty") == {"1": (2, False), "3": (2, False)}
+    rating.level = Difficulty.RESIDENT
+    rating.save()
+    assert _facet(client.get(url, {**search, "difficulty": "2"}), "difficulty")["2"] == (1, True)
+    _filing_check()
+    CaseDifficulty.objects.filter(case=shelf["ct-chest"]).get().delete()
+    assert _facet(client.get(url, {**search, "difficulty": "0"}), "difficulty")["0"] == (1, True)
+    neuro.delete()
+    Keyword.objects.get(name="Glioma").delete()
+    response = client.get(url, search)
+    assert _facet(response, "system") == {"chest": (1, False)}
+    assert _facet(response, "keyword") == {"Keyword 1": (4, False), "Nodule": (1, False)}
+    _filing_check()
+
+
+def test_the_migration_files_the_documents_of_an_existing_library(shelf):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from cases.library.models import SearchDocument
+
+    SearchDocument.objects.update(facets="")
+    import_module("cases.migrations.0010_search_facets").facets_fill(apps, None)
+    _filing_check()
+
+
+def test_a_facet_choice_matches_whole_labels_only():
+    from cases.library.facets import _having
+
+    found = {1: "t1 k12 d2", 2: "t12 k1", 3: "t2 k3 d1", 4: ""}
+    assert _having(found, {"t1"}) == {1}
+    assert _having(found, {"k1", "t2"}) == {2, 3}
+    assert _having(found, {"d0"}) == {2, 4}  # not rated
+    assert _having(found, {"d0", "d2"}) == {1, 2, 4}
+    assert _having(found, {"k99"}) == set()
+
+
 def test_the_cases_hidden_from_a_visitor_are_every_other_case(shelf, hidden):
     from cases.library.search import cases_hidden
 

@@ -32,6 +32,9 @@ class SearchDocument(models.Model):
     body = models.TextField(blank=True)
     unknown_title = models.TextField(blank=True)
     unknown_body = models.TextField(blank=True)
+    # What the facets count among a search's matches, read with them (cases.library.facets):
+    # "t<tag id>", "k<keyword id>" and "d<difficulty level>", space-separated.
+    facets = models.TextField(blank=True, default="")
 
     def __str__(self) -> str:
         return self.title

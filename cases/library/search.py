@@ -91,11 +91,19 @@ def _age_sex(case: Case) -> str:
     return f"{age} {sex}".strip()
 
 
+def facets_text(*, tags: Iterable[int], keywords: Iterable[int], level: int | None) -> str:
+    """A case's filing as ``SearchDocument.facets`` holds it: its tags, keywords and level."""
+    tokens = [f"t{pk}" for pk in tags] + [f"k{pk}" for pk in keywords]
+    return " ".join(tokens if level is None else [*tokens, f"d{level}"])
+
+
 def search_document_values(case: Case) -> dict[str, str]:
-    """The texts to index for ``case`` (figures, keywords and tags prefetched or not)."""
+    """What to index for ``case`` (figures, keywords, tags and difficulty prefetched or not)."""
     figures = list(case.figures.all())
-    keywords = [keyword.name for keyword in case.keywords.all()]
-    tags = [tag.name for tag in case.tags.all()]
+    keyword_rows, tag_rows = list(case.keywords.all()), list(case.tags.all())
+    keywords = [keyword.name for keyword in keyword_rows]
+    tags = [tag.name for tag in tag_rows]
+    difficulty = getattr(case, "difficulty", None)  # None when not rated
     early_captions = [
         figure.unknown_caption for figure in figures if figure.reveal_step < RevealStep.DIAGNOSIS
     ]
@@ -124,6 +132,11 @@ def search_document_values(case: Case) -> dict[str, str]:
         ),
         "unknown_title": unknown_text_mask(case, case.unknown_title or "Unknown case"),
         "unknown_body": unknown_text_mask(case, unknown_body),
+        "facets": facets_text(
+            tags=[tag.pk for tag in tag_rows],
+            keywords=[keyword.pk for keyword in keyword_rows],
+            level=difficulty.level if difficulty is not None else None,
+        ),
     }
 
 
@@ -135,7 +148,8 @@ def search_index_case(case: Case) -> None:
 
 def search_index_cases(*, case_ids: Iterable[int] | None = None) -> int:
     """Rebuild the search documents of ``case_ids`` (all cases when None); return the count."""
-    cases = Case.objects.order_by("pk").prefetch_related("figures", "keywords", "tags")
+    cases = Case.objects.order_by("pk").select_related("difficulty")
+    cases = cases.prefetch_related("figures", "keywords", "tags")
     if case_ids is not None:
         cases = cases.filter(pk__in=list(case_ids))
     done = 0
@@ -203,20 +217,21 @@ def search_filter(cases: QuerySet[Case], *, query: str, mode: Mode = Mode.ARTICL
     return cases.filter(pk__in=RawSQL(_matching_ids_sql(mode), [_engine_query(terms)]))
 
 
-def search_ids(
+def search_matches(
     cases: QuerySet[Case], *, query: str, mode: Mode = Mode.ARTICLE, ranked: bool = True
-) -> list[int]:
-    """The ids of the ``cases`` matching ``query``: best first, or in no order if not ``ranked``.
+) -> dict[int, str]:
+    """The ``cases`` matching ``query``, best first or in no order if not ``ranked``: each id
+    with its filing (``SearchDocument.facets``), which the facets count.
 
     When ``cases`` is narrowed by indexed columns only (status, sample: the article
     library), the engine finds and ranks the matches in its own table, without the case
     table, and the cases the visitor may not see (``cases_hidden``: few, and found in an
     index) are left out: for 1,485 matches of 10,000 cases, 2.4 + 1.9 ms on PostgreSQL and
     2.6 + 0.9 ms on SQLite, against 6.6 and 5.2 ms ranked in a join with the case table.
-    A library page searches once and narrows its counts, facets and results by these ids
-    (``ids_among``) instead of searching again in each. Ranking costs the most (0.6 ms
-    found, 2.5 ms ranked, for 1,543 matches on SQLite): a page that keeps a few of the
-    matches ranks those alone (``search_ids_ranked``).
+    A library page searches once and narrows its counts, facets and results by these
+    matches instead of searching again in each. Ranking costs the most (0.6 ms found,
+    2.5 ms ranked, for 1,543 matches on SQLite): a page that keeps a few of the matches
+    ranks those alone (``search_ids_ranked``).
     """
     terms = search_terms(query)
     if not terms or not (
@@ -227,29 +242,35 @@ def search_ids(
         # find the hidden ones (13 ms for 10,000 on SQLite): the engine is joined to the
         # case table instead, which reads only the matches' rows.
         found = (search_ranked if ranked else search_filter)(cases, query=query, mode=mode)
-        return list(found.values_list("pk", flat=True))
+        # A case's document is written as the case is saved; "" all the same if one is not.
+        return {
+            pk: facets or "" for pk, facets in found.values_list("pk", "search_document__facets")
+        }
     engine_query = _engine_query(terms)
     params = [engine_query]
     if _is_postgres():
         column = _POSTGRES[mode]
-        sql = f"SELECT case_id FROM cases_searchdocument WHERE {column} @@ {_TSQUERY}"
+        sql = f"SELECT case_id, facets FROM cases_searchdocument WHERE {column} @@ {_TSQUERY}"
         if ranked:
             sql += f" ORDER BY ts_rank({column}, {_TSQUERY}) DESC, case_id"
             params.append(engine_query)
     else:
         table, weights = _SQLITE[mode]
-        sql = f"SELECT rowid FROM {table} WHERE {table} MATCH %s"
+        sql = (
+            f"SELECT {table}.rowid, facets FROM {table} "
+            f"JOIN cases_searchdocument ON case_id = {table}.rowid WHERE {table} MATCH %s"
+        )
         if ranked:
-            sql += f" ORDER BY bm25({table}, {weights}), rowid"
+            sql += f" ORDER BY bm25({table}, {weights}), {table}.rowid"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        found_ids = [pk for (pk,) in cursor.fetchall()]
+        found = cursor.fetchall()
     hidden = set(cases_hidden(cases).order_by().values_list("pk", flat=True))
-    return [pk for pk in found_ids if pk not in hidden]
+    return {pk: facets for pk, facets in found if pk not in hidden}
 
 
 def search_ids_ranked(ids: Sequence[int], *, query: str, mode: Mode = Mode.ARTICLE) -> list[int]:
-    """``ids``, each matching ``query``, best first (the order of ``search_ids``).
+    """``ids``, each matching ``query``, best first (the order of ``search_matches``).
 
     The engine still finds every match, but ranks only these: ranks depend on the document
     and the whole index, not on the others ranked with it.

@@ -1,8 +1,14 @@
-"""Keep the search index in step with the cases: every save that changes indexed text."""
+"""Keep the search index in step with the cases: every change to their indexed text or filing."""
 
 from __future__ import annotations
 
-from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
+from django.db.models.signals import (
+    m2m_changed,
+    post_delete,
+    post_migrate,
+    post_save,
+    pre_delete,
+)
 from django.dispatch import receiver
 
 from cases.models import Case, Figure, Keyword, Tag
@@ -62,10 +68,32 @@ def _index_missing(sender, app_config, using: str = "default", **kwargs) -> None
 
 
 @receiver(post_delete, sender=Case, dispatch_uid="library_case_deleted")
-# A tag or keyword deleted takes its links to cases with it, without an m2m signal.
+def _case_deleted(sender, **kwargs) -> None:
+    library_changed()
+
+
+# A tag or keyword deleted takes its links to cases with it, without an m2m signal: the cases
+# it filed are noted before, and indexed again after (their documents list their filing).
+@receiver(pre_delete, sender=Tag, dispatch_uid="library_tag_deleting")
+@receiver(pre_delete, sender=Keyword, dispatch_uid="library_keyword_deleting")
+def _label_deleting(sender, instance, **kwargs) -> None:
+    instance.filed_case_ids = list(instance.cases.values_list("pk", flat=True))
+
+
 @receiver(post_delete, sender=Tag, dispatch_uid="library_tag_deleted")
 @receiver(post_delete, sender=Keyword, dispatch_uid="library_keyword_deleted")
+def _label_deleted(sender, instance, **kwargs) -> None:
+    search_index_cases(case_ids=getattr(instance, "filed_case_ids", []))
+
+
 @receiver(post_save, sender=CaseDifficulty, dispatch_uid="library_difficulty_saved")
 @receiver(post_delete, sender=CaseDifficulty, dispatch_uid="library_difficulty_deleted")
-def _filing_changed(sender, **kwargs) -> None:
-    library_changed()
+def _difficulty_changed(
+    sender, instance: CaseDifficulty, raw: bool = False, origin=None, **kwargs
+) -> None:
+    if raw or _case_deletion(origin):
+        return
+    # Read afresh: the instance's case may still hold the rating just deleted.
+    case = Case.objects.filter(pk=instance.case_id).first()
+    if case is not None:
+        search_index_case(case)
