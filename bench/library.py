@@ -6,15 +6,16 @@ Run: ``make bench-library`` (both databases), or one of them:
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/library.py
 
 It builds a scratch database (``caseviewer_bench_library`` on the PostgreSQL server, a
-temporary file on SQLite), generates 100 cases with figures, slices, tags, keywords,
-difficulty and comments, measures the pages, grows the library to 10,000 cases (bulk
-inserts, then one index rebuild) and measures again. Each page is fetched in-process through
-the whole Django stack (middleware, view, templates) by an anonymous visitor: 3 warm-up
-requests, then BENCH_REPEAT (60) timed ones, taken in BENCH_ROUNDS (6) rounds over every page
-in turn, so that a slow spell of the machine falls on all pages alike rather than on one;
+temporary file on SQLite) with 100 cases with figures, slices, tags, keywords, difficulty and
+comments, copies it and grows the copy to 10,000 cases (bulk inserts, then one index
+rebuild), then measures the pages of both. Each page is fetched in-process through the whole
+Django stack (middleware, view, templates) by an anonymous visitor: BENCH_REPEAT (60) timed
+requests, taken in BENCH_ROUNDS (6) rounds, each over every page of one size and then of the
+other (3 warm-up requests a page as it begins, with the cache emptied), so that a slow spell
+of the machine falls on all pages and both sizes alike rather than on one;
 "not cached" figures retire the cached result and facet counts before each request, as any
-edit to the library does. BENCH_QUERIES=1
-prints each page's slowest queries; BENCH_KEEP=1 keeps the scratch database. Printed: p50
+edit to the library does. BENCH_QUERIES=1 prints each page's slowest queries; BENCH_KEEP=1
+keeps the scratch databases. Printed: p50
 and p95 in milliseconds, the SQL queries per request, the result cards on the page, and the
 10,000/100 ratio of the p50s.
 The searched words are as selective at both sizes ("glioblastoma": the diagnosis of 1 case in
@@ -218,19 +219,58 @@ def _count(client, url: str, headers: dict[str, str], cached: bool) -> tuple[int
     return len(queries), len(response.context["items"])  # a page renders up to 25 cards
 
 
-def _measure(client) -> dict[str, tuple[float, float, int, int]]:
-    """p50, p95, queries and cards shown of every page, timed in rounds over all of them."""
-    for _, url, headers, _ in PAGES:
-        _warm(client, url, headers)
-    timings: dict[str, list[float]] = {label: [] for label, *_ in PAGES}
+def _switch(name: str) -> None:
+    """Point the app at the bench database ``name``, with nothing cached from another."""
+    from django.core.cache import cache
+    from django.db import connection
+
+    connection.close()
+    connection.settings_dict["NAME"] = name
+    cache.clear()
+
+
+def _copy(source: str, target: str) -> None:
+    """The bench database ``source`` copied as ``target``."""
+    import sqlite3
+
+    from django.db import connection
+
+    connection.close()
+    if connection.vendor == "sqlite":
+        copied, into = sqlite3.connect(source), sqlite3.connect(target)
+        copied.backup(into)
+        copied.close()
+        into.close()
+        return
+    with connection._nodb_cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{target}"')
+        cursor.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
+
+
+def _measure(client, databases: dict[int, str]) -> dict[int, dict[str, tuple]]:
+    """p50, p95, queries and cards shown of every page at every size.
+
+    Timed in rounds, each over every page of every size in turn, so that a slow spell of the
+    machine falls on all sizes alike rather than on one.
+    """
+    timings = {size: {label: [] for label, *_ in PAGES} for size in databases}
     for _ in range(ROUNDS):
+        for size, name in databases.items():
+            _switch(name)
+            for _, url, headers, _ in PAGES:
+                _warm(client, url, headers)
+            for label, url, headers, cached in PAGES:
+                repeat = max(1, REPEAT // ROUNDS)
+                timings[size][label] += _time(client, url, headers, cached, repeat)
+    results: dict[int, dict[str, tuple]] = {}
+    for size, name in databases.items():
+        _switch(name)
+        results[size] = {}
         for label, url, headers, cached in PAGES:
-            timings[label] += _time(client, url, headers, cached, max(1, REPEAT // ROUNDS))
-    results = {}
-    for label, url, headers, cached in PAGES:
-        times = sorted(timings[label])
-        p95 = times[min(len(times) - 1, int(round(0.95 * len(times))) - 1)]
-        results[label] = (statistics.median(times), p95, *_count(client, url, headers, cached))
+            times = sorted(timings[size][label])
+            p95 = times[min(len(times) - 1, int(round(0.95 * len(times))) - 1)]
+            counted = _count(client, url, headers, cached)
+            results[size][label] = (statistics.median(times), p95, *counted)
     return results
 
 
@@ -255,7 +295,7 @@ def main() -> None:
 
     setup_test_environment()
     if connection.vendor == "sqlite":
-        connection.settings_dict["TEST"]["NAME"] = f"{scratch}/test.sqlite3"
+        connection.settings_dict["TEST"]["NAME"] = f"{scratch}/test-{SIZES[0]}.sqlite3"
     else:  # never the test suite's database, which may be in use
         connection.settings_dict["TEST"]["NAME"] = "caseviewer_bench_library"
     name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
@@ -267,10 +307,16 @@ def main() -> None:
             cursor.execute("SHOW server_version")
             engine += f" server {cursor.fetchone()[0]}"
     print(f"== Library bench on {engine} ({name}); {REPEAT} requests per figure ==")
-    results: dict[int, dict[str, tuple[float, float, int, int]]] = {}
+    databases: dict[int, str] = {}  # a database for each size, grown from the one before
     built = 0
     try:
         for size in SIZES:
+            if databases:
+                sqlite = connection.vendor == "sqlite"
+                grown = f"{scratch}/test-{size}.sqlite3" if sqlite else f"{name}_{size}"
+                _copy(databases[built], grown)
+                _switch(grown)
+            databases[size] = connection.settings_dict["NAME"]
             began = time.perf_counter()
             library_generate(start=built, stop=size)
             generated = time.perf_counter() - began
@@ -287,7 +333,9 @@ def main() -> None:
                 f"{size * COMMENTS_PER_CASE:,} comments): generated in {generated:.1f} s, "
                 f"search index rebuilt in {indexed:.1f} s"
             )
-            results[size] = _measure(Client())
+        results = _measure(Client(), databases)
+        for size in SIZES:
+            print(f"-- {size:,} cases")
             for label, *_ in PAGES:
                 p50, p95, queries, shown = results[size][label]
                 print(
@@ -304,10 +352,12 @@ def main() -> None:
                     + ("" if a[2] == b[2] else "  (grew)")
                 )
     finally:
-        if os.environ.get("BENCH_KEEP"):
-            print(f"kept the database {name}")
-        else:
-            connection.creation.destroy_test_db(name, verbosity=0)
+        for database in databases.values() or [name]:
+            if os.environ.get("BENCH_KEEP"):
+                print(f"kept the database {database}")
+            else:
+                connection.settings_dict["NAME"] = database
+                connection.creation.destroy_test_db(database, verbosity=0)
 
 
 if __name__ == "__main__":
