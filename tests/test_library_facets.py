@@ -345,7 +345,7 @@ def test_the_migration_files_the_documents_of_an_existing_library(shelf):
 def test_a_facet_choice_matches_whole_labels_only():
     from cases.library.facets import _having
 
-    found = {1: "t1 k12 d2", 2: "t12 k1", 3: "t2 k3 d1", 4: ""}
+    found = [(1, " t1 k12 d2 "), (2, " t12 k1 "), (3, " t2 k3 d1 "), (4, "  ")]
     assert _having(found, {"t1"}) == {1}
     assert _having(found, {"k1", "t2"}) == {2, 3}
     assert _having(found, {"d0"}) == {2, 4}  # not rated
