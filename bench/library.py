@@ -10,9 +10,10 @@ temporary file on SQLite) with 100 cases with figures, slices, tags, keywords, d
 comments, copies it and grows the copy to 10,000 cases (bulk inserts, then one index
 rebuild), then measures the pages of both. Each page is fetched in-process through the whole
 Django stack (middleware, view, templates) by an anonymous visitor: BENCH_REPEAT (60) timed
-requests, taken in BENCH_ROUNDS (6) rounds, each over every page of one size and then of the
-other (3 warm-up requests a page as it begins, with the cache emptied), so that a slow spell
-of the machine falls on all pages and both sizes alike rather than on one;
+requests after 3 warm-up ones, taken in BENCH_ROUNDS (6) rounds over every page, each request
+at one size followed by the same at the other (each size with its own connection and cache,
+switched in place), so that a slow spell of the machine falls on all pages and both sizes
+alike rather than on one;
 "not cached" figures retire the cached result and facet counts before each request, as any
 edit to the library does. BENCH_QUERIES=1 prints each page's slowest queries; BENCH_KEEP=1
 keeps the scratch databases. Printed: p50
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -184,19 +186,27 @@ def _warm(client, url: str, headers: dict[str, str]) -> None:
         assert client.get(url, headers=headers).status_code == 200
 
 
-def _time(client, url: str, headers: dict[str, str], cached: bool, repeat: int) -> list[float]:
+def _time(
+    client, url: str, headers: dict[str, str], cached: bool, repeat: int, sides: dict
+) -> dict[int, list[float]]:
+    """``repeat`` timed requests of ``url`` at each size, each at one size followed by the same
+    at the next."""
     from cases.library.search import library_changed
 
     if cached:  # counted afresh if a "not cached" page retired the counts since
-        assert client.get(url, headers=headers).status_code == 200
-    timings = []
+        for side in sides.values():
+            _use(side)
+            assert client.get(url, headers=headers).status_code == 200
+    timings: dict[int, list[float]] = {size: [] for size in sides}
     for _ in range(repeat):
-        if not cached:
-            library_changed()  # as after any edit: facet counts computed afresh
-        began = time.perf_counter()
-        response = client.get(url, headers=headers)
-        timings.append((time.perf_counter() - began) * 1000)
-        assert response.status_code == 200
+        for size, side in sides.items():
+            _use(side)
+            if not cached:
+                library_changed()  # as after any edit: facet counts computed afresh
+            began = time.perf_counter()
+            response = client.get(url, headers=headers)
+            timings[size].append((time.perf_counter() - began) * 1000)
+            assert response.status_code == 200
     return timings
 
 
@@ -219,16 +229,6 @@ def _count(client, url: str, headers: dict[str, str], cached: bool) -> tuple[int
     return len(queries), len(response.context["items"])  # a page renders up to 25 cards
 
 
-def _switch(name: str) -> None:
-    """Point the app at the bench database ``name``, with nothing cached from another."""
-    from django.core.cache import cache
-    from django.db import connection
-
-    connection.close()
-    connection.settings_dict["NAME"] = name
-    cache.clear()
-
-
 def _copy(source: str, target: str) -> None:
     """The bench database ``source`` copied as ``target``."""
     import sqlite3
@@ -247,24 +247,52 @@ def _copy(source: str, target: str) -> None:
         cursor.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
 
 
-def _measure(client, databases: dict[int, str]) -> dict[int, dict[str, tuple]]:
+def _sides(databases: dict[int, str]) -> dict[int, tuple]:
+    """For each size, a connection to its database and a cache of its own (see ``_use``)."""
+    from django.conf import settings
+    from django.core.cache.backends.locmem import LocMemCache
+    from django.db import connections
+
+    default = connections["default"]
+    default.close()
+    options = {"OPTIONS": settings.CACHES["default"].get("OPTIONS", {})}
+    return {
+        size: (
+            type(default)({**default.settings_dict, "NAME": name}, alias="default"),
+            LocMemCache(f"bench-{size}", options),
+        )
+        for size, name in databases.items()
+    }
+
+
+def _use(side: tuple) -> None:
+    """Serve the next requests from one size's database and cache: switched in place, without
+    reconnecting, so that the sizes can take turns request by request."""
+    from django.core.cache import caches
+    from django.db import connections
+
+    connections["default"], caches["default"] = side
+
+
+def _measure(client, sides: dict[int, tuple]) -> dict[int, dict[str, tuple]]:
     """p50, p95, queries and cards shown of every page at every size.
 
-    Timed in rounds, each over every page of every size in turn, so that a slow spell of the
-    machine falls on all sizes alike rather than on one.
+    Timed in rounds over every page, each request at one size followed by the same at the
+    other, so that a slow spell of the machine falls on all pages and sizes alike.
     """
-    timings = {size: {label: [] for label, *_ in PAGES} for size in databases}
+    for side in sides.values():
+        _use(side)
+        for _, url, headers, _ in PAGES:
+            _warm(client, url, headers)
+    timings = {size: {label: [] for label, *_ in PAGES} for size in sides}
     for _ in range(ROUNDS):
-        for size, name in databases.items():
-            _switch(name)
-            for _, url, headers, _ in PAGES:
-                _warm(client, url, headers)
-            for label, url, headers, cached in PAGES:
-                repeat = max(1, REPEAT // ROUNDS)
-                timings[size][label] += _time(client, url, headers, cached, repeat)
+        for label, url, headers, cached in PAGES:
+            repeat = max(1, REPEAT // ROUNDS)
+            for size, times in _time(client, url, headers, cached, repeat, sides).items():
+                timings[size][label] += times
     results: dict[int, dict[str, tuple]] = {}
-    for size, name in databases.items():
-        _switch(name)
+    for size, side in sides.items():
+        _use(side)
         results[size] = {}
         for label, url, headers, cached in PAGES:
             times = sorted(timings[size][label])
@@ -287,7 +315,7 @@ def main() -> None:
     settings.STORAGES = settings.STORAGES | {
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
     }
-    from django.db import connection
+    from django.db import connection, connections
     from django.test import Client
     from django.test.utils import setup_test_environment
 
@@ -315,7 +343,7 @@ def main() -> None:
                 sqlite = connection.vendor == "sqlite"
                 grown = f"{scratch}/test-{size}.sqlite3" if sqlite else f"{name}_{size}"
                 _copy(databases[built], grown)
-                _switch(grown)
+                connection.settings_dict["NAME"] = grown
             databases[size] = connection.settings_dict["NAME"]
             began = time.perf_counter()
             library_generate(start=built, stop=size)
@@ -333,7 +361,14 @@ def main() -> None:
                 f"{size * COMMENTS_PER_CASE:,} comments): generated in {generated:.1f} s, "
                 f"search index rebuilt in {indexed:.1f} s"
             )
-        results = _measure(Client(), databases)
+        default = connections["default"]
+        sides = _sides(databases)
+        try:
+            results = _measure(Client(), sides)
+        finally:
+            for side_connection, _ in sides.values():
+                side_connection.close()
+            connections["default"] = default
         for size in SIZES:
             print(f"-- {size:,} cases")
             for label, *_ in PAGES:
@@ -358,6 +393,8 @@ def main() -> None:
             else:
                 connection.settings_dict["NAME"] = database
                 connection.creation.destroy_test_db(database, verbosity=0)
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":
