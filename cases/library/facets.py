@@ -254,8 +254,8 @@ class LibraryScope(Scope):
     A count reads the tag, keyword or difficulty table alone, grouped by the tag's or the
     keyword's id (their names are joined to the dozen totals, not to every row: 8 -> 3 ms
     for 20,000 tags on PostgreSQL). Checking each row's case against the visible ones in
-    the case table would cost a lookup per row. The rows are counted whole, and the hidden
-    cases' counts taken away.
+    the case table would cost a lookup per row. On SQLite the rows are counted whole (in
+    an index of the pairs), and the hidden cases' counts taken away.
     """
 
     filters: LibraryFilters
@@ -273,6 +273,11 @@ class LibraryScope(Scope):
         the values with several. ``skip``: the facet whose choices are not applied.
         """
         rows = rows.filter(*_facet_conditions(self.filters, skip=skip, field="case_id"))
+        if self.hidden and connection.vendor == "postgresql":
+            # PostgreSQL reads the whole table either way, and planning a second query for
+            # the hidden ones costs as much as a count: one pass that leaves them out, their
+            # ids hashed (7.0 against 8.1 ms for 30,000 keyword links and 500 drafts).
+            return _grouped(rows.exclude(ids_among("case_id", self.hidden)), key, fields)
         counts = _grouped(rows, key, fields)
         if self.hidden:
             hidden = rows.filter(ids_among("case_id", self.hidden))
