@@ -173,6 +173,8 @@ class SearchScope(Scope):
 
     @classmethod
     def of(cls, found: dict[int, str], filters: LibraryFilters) -> SearchScope:
+        if not found:  # no match (or no hidden case): nothing for the choices to look up
+            return cls(found={}, chosen={})
         wanted: dict[str, set[str]] = {}
         kinds = [kind for kind in (Tag.Kind.MODALITY, Tag.Kind.SYSTEM) if getattr(filters, kind)]
         if kinds:  # both facets' choices in one query
