@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet
+from django.db.models import Avg, Count, Prefetch, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,6 +21,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from .forms import DifferentialForm
 from .imaging.views import viewer_context
+from .library.cards import difficulty_level
 from .library.search import Mode
 from .library.views import library_page
 from .models import Attempt, Case, Figure, RevealStep, Table, TableRow
@@ -255,8 +256,8 @@ def _step_context(request: HttpRequest, case: Case, step: int, steps: list[int])
 def _unknown_cards(cases: QuerySet[Case]) -> QuerySet:
     """What an unknown card shows: nothing of the diagnosis (cards are cached by these)."""
     return cases.values(
-        "pk", "public_id", "unknown_title", "status", difficulty_level=F("difficulty__level")
-    )
+        "pk", "public_id", "unknown_title", "status", difficulty_level=difficulty_level()
+    ).order_by()
 
 
 @require_GET

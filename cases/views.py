@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, F, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from .discussion.models import comment_count_subquery
+from .library.cards import difficulty_level
 from .library.search import Mode
 from .library.views import library_page
 from .models import Case, Figure, TableRow
@@ -46,8 +47,8 @@ def _library_cards(cases: QuerySet[Case]) -> QuerySet:
         "pk", "slug", "title", "status", "is_sample", "journal", "year", "volume", "issue", "pages",
         figure_count=Coalesce(Subquery(figures.annotate(n=Count("pk")).values("n")), 0),
         comment_count=comment_count_subquery(),
-        difficulty_level=F("difficulty__level"),
-    )  # fmt: skip
+        difficulty_level=difficulty_level(),
+    ).order_by()  # fmt: skip
 
 
 @require_GET
