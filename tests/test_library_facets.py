@@ -354,7 +354,7 @@ def test_a_facet_choice_matches_whole_labels_only():
 
 
 def test_the_cases_hidden_from_a_visitor_are_every_other_case(shelf, hidden):
-    from cases.library.search import cases_hidden
+    from cases.library.search import cases_hidden, cases_hidden_parts
 
     Case.objects.filter(slug="ct-chest").update(year=None)  # a NULL is neither side's
     for cases in [
@@ -370,6 +370,22 @@ def test_the_cases_hidden_from_a_visitor_are_every_other_case(shelf, hidden):
         expected = set(Case.objects.exclude(pk__in=cases.values("pk")).values_list("pk", flat=True))
         assert set(cases_hidden(cases).values_list("pk", flat=True)) == expected
         assert expected.isdisjoint(cases.values_list("pk", flat=True))
+        # The parts a search leaves out one by one make up the same cases.
+        parts = [set(part.values_list("pk", flat=True)) for part in cases_hidden_parts(cases)]
+        assert set().union(*parts) == expected
+
+
+def test_postgresql_finds_hidden_cases_from_the_library_order_index_alone(db):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's indexes hold the row id already")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'cases_case_library_order_idx'"
+        )
+        (definition,) = cursor.fetchone()
+    assert definition.endswith("INCLUDE (id)")
 
 
 @pytest.fixture

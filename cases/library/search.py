@@ -245,14 +245,17 @@ def search_matches(
         found = (search_ranked if ranked else search_filter)(cases, query=query, mode=mode)
         return cases_filing(found)
     engine_query = _engine_query(terms)
-    # The hidden cases are left out in the same query: a list of them read into Python
-    # first cost 0.8 ms for 500 drafts.
-    try:
-        hidden, params = cases_hidden(cases).order_by().values("pk").query.sql_with_params()
-        outside = f" AND case_id NOT IN ({hidden})"
-    except EmptyResultSet:  # nothing is hidden
-        outside, params = "", ()
-    params = [engine_query, *params]
+    # The hidden cases are left out in the same query (a list of them read into Python first
+    # cost 0.8 ms for 500 drafts), each range of the index that finds them on its own: the
+    # ranges OR-ed cost PostgreSQL a visit to each hidden case's row (see ``cases_hidden``).
+    outside, params = "", [engine_query]
+    for hidden in cases_hidden_parts(cases):
+        try:
+            sql, hidden_params = hidden.order_by().values("pk").query.sql_with_params()
+        except EmptyResultSet:  # nothing is hidden this way
+            continue
+        outside += f" AND case_id NOT IN ({sql})"
+        params += hidden_params
     if _is_postgres():
         column = _POSTGRES[mode]
         sql = (
@@ -334,17 +337,29 @@ def cases_hidden(cases: QuerySet[Case]) -> QuerySet[Case]:
     scan of an index. Otherwise every case is looked up in ``cases`` (12 ms against 1 ms for
     10,000 cases on SQLite).
     """
+    return reduce(operator.or_, cases_hidden_parts(cases), Case.objects.none())
+
+
+def cases_hidden_parts(cases: QuerySet[Case]) -> list[QuerySet[Case]]:
+    """The cases not in ``cases`` (see ``cases_hidden``), in parts that together make them
+    all: when ``cases`` is narrowed by the case table's own columns, each part is one range
+    of an index (status before "published", status after it), which PostgreSQL reads from
+    the index alone (``cases_case_library_order_idx`` includes the id, migration 0011). Both
+    ranges at once, it visited each hidden case's row: 1.6-1.9 ms for 500 drafts of 10,000
+    cases, in the search of every library page.
+    """
     where = cases.query.where
     if not where:
-        return Case.objects.none()
+        return []
     own = len(cases.query.alias_map) == 1 and _on_columns(where, lambda f: not f.null)
     if own:  # a NULL would leave a case out of both sides; these columns have none
-        return Case.objects.filter(_left_out(where))
-    return Case.objects.exclude(pk__in=cases.values("pk"))
+        return [Case.objects.filter(part) for part in _left_out(where)]
+    return [Case.objects.exclude(pk__in=cases.values("pk"))]
 
 
-def _left_out(node) -> Q:
-    """The rows a WHERE clause on non-null columns leaves out, as conditions an index answers.
+def _left_out(node) -> list[Q]:
+    """The rows a WHERE clause on non-null columns leaves out, as conditions an index answers:
+    a row is left out if it meets any of them.
 
     NOT (a = v) is a < v OR a > v: two ranges of an index, where the negation read all of it
     (the drafts among 10,000 cases: 0.28 against 0.10 ms on SQLite). NOT over AND and OR by
@@ -353,14 +368,16 @@ def _left_out(node) -> Q:
     if isinstance(node, WhereNode) and node.negated:
         kept = copy.copy(node)
         kept.negated = False
-        return Q(kept)
-    if isinstance(node, WhereNode) and node.children and node.connector in (AND, OR):
-        parts = [_left_out(child) for child in node.children]
-        return reduce(operator.or_ if node.connector == AND else operator.and_, parts)
+        return [Q(kept)]
+    if isinstance(node, WhereNode) and node.children and node.connector == AND:
+        return [part for child in node.children for part in _left_out(child)]
+    if isinstance(node, WhereNode) and node.children and node.connector == OR:
+        either = [reduce(operator.or_, _left_out(child)) for child in node.children]
+        return [reduce(operator.and_, either)]
     if isinstance(node, Exact) and isinstance(node.lhs, Col):
         name = node.lhs.target.name
-        return Q(**{f"{name}__lt": node.rhs}) | Q(**{f"{name}__gt": node.rhs})
-    return ~Q(node)
+        return [Q(**{f"{name}__lt": node.rhs}), Q(**{f"{name}__gt": node.rhs})]
+    return [~Q(node)]
 
 
 def _postgres_array(ids: Iterable[int]) -> str:
