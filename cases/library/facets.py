@@ -28,7 +28,7 @@ from .models import CaseDifficulty, Difficulty
 from .search import (
     Mode,
     cases_filing,
-    cases_hidden,
+    cases_hidden_parts,
     ids_among,
     search_ids_ranked,
     search_matches,
@@ -275,7 +275,8 @@ class LibraryScope(Scope):
 
     @classmethod
     def of(cls, cases: QuerySet[Case], filters: LibraryFilters) -> LibraryScope:
-        hidden = cases_filing(cases_hidden(cases).order_by())
+        parts = cases_hidden_parts(cases)
+        hidden = cases_filing(parts[0].order_by(), *parts[1:]) if parts else {}
         return cls(filters=filters, hidden=SearchScope.of(hidden, filters))
 
     def tally(self, rows: QuerySet, key: str, *fields: str, skip: str, label: str) -> Counter:

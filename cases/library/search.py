@@ -278,9 +278,16 @@ def search_matches(
         return dict(cursor.fetchall())
 
 
-def cases_filing(cases: QuerySet[Case]) -> dict[int, str]:
-    """Each of ``cases`` by id, in their order, with its filing (``SearchDocument.facets``)."""
+def cases_filing(cases: QuerySet[Case], *more: QuerySet[Case]) -> dict[int, str]:
+    """Each of ``cases`` by id, in their order, with its filing (``SearchDocument.facets``).
+
+    With ``more``: the cases of them all (unordered, a case in two of them once), read in one
+    query (UNION ALL), each part planned on its own (see ``cases_hidden_parts``).
+    """
     filed = cases.values_list("pk", "search_document__facets")
+    if more:
+        parts = [part.order_by().values_list("pk", "search_document__facets") for part in more]
+        filed = filed.order_by().union(*parts, all=True).order_by()
     # A case's document is written as the case is saved; "" all the same if one is not.
     return {pk: facets or "" for pk, facets in filed}
 
