@@ -161,29 +161,36 @@ class SearchScope(Scope):
     of ids, in Python: no query per facet, and no look at the link tables. Grouping those
     tables by a list of 1,485 ids cost 4-5 ms a facet on PostgreSQL, a third of it the
     planner estimating the list, where counting the filing of the matches costs about 1 ms
-    for all the facets together; the labels of the counted ids are read afterwards.
+    for all the facets together; the labels of the counted ids are read afterwards, every
+    tag's in one query (a few dozen modalities and body systems).
     """
 
     found: dict[int, str]
     chosen: dict[str, set[int]]
     keywords: frozenset[int] = frozenset()  # the ids of the keywords chosen
-    # The filing counted, by the facets applied: the same counts serve every facet when
-    # none is chosen.
-    counted: dict[tuple[str, ...], Counter] = field(default_factory=dict, compare=False, repr=False)
+    # Every tag, (kind, slug, name) by id: read once, when a choice or a count needs them.
+    tags: dict[int, tuple[str, str, str]] = field(default_factory=dict, compare=False)
+    # What is worked out once and asked for again, by the facets applied: the ids within
+    # them, and their filing counted by kind (the same counts serve every facet when none
+    # is chosen).
+    kept: dict[str, list[int]] = field(default_factory=dict, compare=False, repr=False)
+    counted: dict[tuple[str, ...], dict[str, dict[int, int]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def of(cls, found: dict[int, str], filters: LibraryFilters) -> SearchScope:
         if not found:  # no match (or no hidden case): nothing for the choices to look up
             return cls(found={}, chosen={})
         wanted: dict[str, set[str]] = {}
-        kinds = [kind for kind in (Tag.Kind.MODALITY, Tag.Kind.SYSTEM) if getattr(filters, kind)]
-        if kinds:  # both facets' choices in one query
-            wanted = {str(kind): set() for kind in kinds}
-            slugs = [slug for kind in kinds for slug in getattr(filters, kind)]
-            tags = Tag.objects.filter(kind__in=kinds, slug__in=slugs)
-            for pk, kind, slug in tags.values_list("pk", "kind", "slug"):
-                if slug in getattr(filters, kind):
-                    wanted[kind].add(f"t{pk}")
+        tags = _tags_all() if filters.modality or filters.system else {}
+        for kind in (Tag.Kind.MODALITY, Tag.Kind.SYSTEM):
+            if slugs := getattr(filters, kind):
+                wanted[str(kind)] = {
+                    f"t{pk}"
+                    for pk, (tag_kind, slug, _) in tags.items()
+                    if tag_kind == kind and slug in slugs
+                }
         keywords = frozenset()
         if filters.keyword:
             chosen = Keyword.objects.filter(name__in=filters.keyword).values_list("pk", flat=True)
@@ -196,33 +203,39 @@ class SearchScope(Scope):
             found=found,
             chosen={facet: _having(padded, tokens) for facet, tokens in wanted.items()},
             keywords=keywords,
+            tags=tags,
         )
 
     def within(self, skip: str = "") -> list[int]:
-        """The ids, in their order, that meet every facet's choices but ``skip``'s."""
-        sets = [ids for facet, ids in self.chosen.items() if facet != skip]
-        if not sets:
-            return list(self.found)
-        kept = set.intersection(*sets)  # one look-up an id, not one a facet (by a generator)
-        return [pk for pk in self.found if pk in kept]
-
-    def _counted(self, skip: str) -> Counter:
-        applied = tuple(facet for facet in self.chosen if facet != skip)
-        if applied not in self.counted:
-            found = self.found
-            tokens = " ".join([found[pk] for pk in self.within(skip)])
-            self.counted[applied] = Counter(tokens.split())
-        return self.counted[applied]
+        """The ids, in their order, that meet every facet's choices but ``skip``'s (the
+        scope's own list: not to be changed)."""
+        if skip not in self.kept:
+            sets = [ids for facet, ids in self.chosen.items() if facet != skip]
+            if sets:
+                kept = set.intersection(*sets)  # one look-up an id, not one a facet
+                self.kept[skip] = [pk for pk in self.found if pk in kept]
+            else:
+                self.kept[skip] = list(self.found)
+        return self.kept[skip]
 
     def label_counts(self, kind: str, *, skip: str) -> dict[int, int]:
         """How many of the cases under every facet but ``skip`` have each label of ``kind``
         ("t", "k" or "d"), by its id (or level)."""
-        return {int(token[1:]): n for token, n in self._counted(skip).items() if token[0] == kind}
+        applied = tuple(facet for facet in self.chosen if facet != skip)
+        if applied not in self.counted:
+            found = self.found
+            tokens = Counter(" ".join([found[pk] for pk in self.within(skip)]).split())
+            by_kind: dict[str, dict[int, int]] = {"t": {}, "k": {}, "d": {}}
+            for token, n in tokens.items():
+                by_kind[token[0]][int(token[1:])] = n
+            self.counted[applied] = by_kind
+        return self.counted[applied][kind]
 
     def tag_counts(self, *, skip: str) -> Counter:
         counts = self.label_counts("t", skip=skip)
-        tags = Tag.objects.filter(pk__in=list(counts)).values_list("pk", "kind", "slug", "name")
-        return Counter({(kind, slug, name): counts[pk] for pk, kind, slug, name in tags})
+        if counts and not self.tags:
+            self.tags.update(_tags_all())
+        return Counter({self.tags[pk]: n for pk, n in counts.items() if pk in self.tags})
 
     def keyword_counts(self, *, skip: str) -> Counter:
         counts = self.label_counts("k", skip=skip)
@@ -240,6 +253,12 @@ class SearchScope(Scope):
 
     def count(self, *, skip: str) -> int:
         return len(self.within(skip))
+
+
+def _tags_all() -> dict[int, tuple[str, str, str]]:
+    """Every tag, (kind, slug, name) by id."""
+    tags = Tag.objects.order_by().values_list("pk", "kind", "slug", "name")
+    return {pk: (kind, slug, name) for pk, kind, slug, name in tags}
 
 
 def _having(padded: list[tuple[int, str]], tokens: set[str]) -> set[int]:
