@@ -342,10 +342,31 @@ def test_the_migration_files_the_documents_of_an_existing_library(shelf):
     _filing_check()
 
 
+def test_the_migration_spaces_the_filing_of_an_existing_library(shelf):
+    from importlib import import_module
+    from types import SimpleNamespace
+
+    from django.db import connection
+
+    from cases.library.models import SearchDocument
+
+    filed = dict(SearchDocument.objects.values_list("pk", "facets"))
+    assert all(facets.startswith(" ") and facets.endswith(" ") for facets in filed.values())
+    for pk, facets in filed.items():  # as 0010 stored them
+        SearchDocument.objects.filter(pk=pk).update(facets=facets.strip())
+    spaced = import_module("cases.migrations.0012_search_facets_spaced").facets_spaced
+    with connection.cursor() as cursor:  # what the migration asks of its schema editor
+        schema_editor = SimpleNamespace(execute=cursor.execute)
+        spaced(None, schema_editor)
+        spaced(None, schema_editor)  # once only
+    assert dict(SearchDocument.objects.values_list("pk", "facets")) == filed
+    _filing_check()
+
+
 def test_a_facet_choice_matches_whole_labels_only():
     from cases.library.facets import _having
 
-    found = [(1, " t1 k12 d2 "), (2, " t12 k1 "), (3, " t2 k3 d1 "), (4, "  ")]
+    found = {1: " t1 k12 d2 ", 2: " t12 k1 ", 3: " t2 k3 d1 ", 4: " "}
     assert _having(found, {"t1"}) == {1}
     assert _having(found, {"k1", "t2"}) == {2, 3}
     assert _having(found, {"d0"}) == {2, 4}  # not rated

@@ -33,7 +33,8 @@ class SearchDocument(models.Model):
     unknown_title = models.TextField(blank=True)
     unknown_body = models.TextField(blank=True)
     # What the facets count among a search's matches, read with them (cases.library.facets):
-    # "t<tag id>", "k<keyword id>" and "d<difficulty level>", space-separated.
+    # "t<tag id>", "k<keyword id>" and "d<difficulty level>", each with a space before and
+    # after it (cases.library.search.facets_text).
     facets = models.TextField(blank=True, default="")
 
     def __str__(self) -> str:

@@ -93,9 +93,13 @@ def _age_sex(case: Case) -> str:
 
 
 def facets_text(*, tags: Iterable[int], keywords: Iterable[int], level: int | None) -> str:
-    """A case's filing as ``SearchDocument.facets`` holds it: its tags, keywords and level."""
+    """A case's filing as ``SearchDocument.facets`` holds it: its tags, keywords and level,
+    each token with a space before and after it (" t1 k2 d3 "; " " for none), so that
+    whether it holds one is a look for " t1 " (see cases.library.facets._having)."""
     tokens = [f"t{pk}" for pk in tags] + [f"k{pk}" for pk in keywords]
-    return " ".join(tokens if level is None else [*tokens, f"d{level}"])
+    if level is not None:
+        tokens.append(f"d{level}")
+    return "".join(f" {token}" for token in tokens) + " "
 
 
 def search_document_values(case: Case) -> dict[str, str]:
@@ -288,8 +292,8 @@ def cases_filing(cases: QuerySet[Case], *more: QuerySet[Case]) -> dict[int, str]
     if more:
         parts = [part.order_by().values_list("pk", "search_document__facets") for part in more]
         filed = filed.order_by().union(*parts, all=True).order_by()
-    # A case's document is written as the case is saved; "" all the same if one is not.
-    return {pk: facets or "" for pk, facets in filed}
+    # A case's document is written as the case is saved; no filing all the same if one is not.
+    return {pk: facets or " " for pk, facets in filed}
 
 
 def search_ids_ranked(ids: Sequence[int], *, query: str, mode: Mode = Mode.ARTICLE) -> list[int]:

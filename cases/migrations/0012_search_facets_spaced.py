@@ -1,0 +1,29 @@
+# A search document's filing is stored with a space before and after each token (" t1 k2 ",
+# cases.library.search.facets_text), so that a search finds the matches holding a facet's
+# choice by looking for " t1 " in each, without first padding every match's filing in
+# Python (0.3 ms for 1,500 matches). Existing documents are padded here; those 0010 filled
+# with the current facets_text are already.
+
+from django.db import migrations
+
+PADDED = "CASE WHEN facets = '' THEN ' ' ELSE ' ' || facets || ' ' END"
+
+
+def facets_spaced(apps, schema_editor):
+    schema_editor.execute(
+        f"UPDATE cases_searchdocument SET facets = {PADDED} WHERE substr(facets, 1, 1) <> ' '"
+    )
+
+
+def facets_unspaced(apps, schema_editor):
+    schema_editor.execute("UPDATE cases_searchdocument SET facets = trim(facets)")
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("cases", "0011_library_order_index_ids"),
+    ]
+
+    operations = [
+        migrations.RunPython(facets_spaced, facets_unspaced),
+    ]
