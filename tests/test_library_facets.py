@@ -396,17 +396,19 @@ def test_the_cases_hidden_from_a_visitor_are_every_other_case(shelf, hidden):
         assert set().union(*parts) == expected
 
 
-def test_postgresql_finds_hidden_cases_from_the_library_order_index_alone(db):
+def test_postgresql_reads_hidden_cases_and_their_filing_from_indexes(db):
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        pytest.skip("SQLite's indexes hold the row id already")
+        pytest.skip("SQLite's indexes hold the row id already, and 0010 indexes the filing")
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT indexdef FROM pg_indexes WHERE indexname = 'cases_case_library_order_idx'"
+            "SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN "
+            "('cases_case_library_order_idx', 'cases_searchdocument_filing_idx')"
         )
-        (definition,) = cursor.fetchone()
-    assert definition.endswith("INCLUDE (id)")
+        definitions = dict(cursor.fetchall())
+    assert definitions["cases_case_library_order_idx"].endswith("INCLUDE (id)")
+    assert definitions["cases_searchdocument_filing_idx"].endswith("(case_id) INCLUDE (facets)")
 
 
 @pytest.fixture

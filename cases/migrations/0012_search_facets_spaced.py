@@ -21,7 +21,7 @@ def facets_unspaced(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0011_library_order_index_ids"),
+        ("cases", "0011_hidden_case_indexes"),
     ]
 
     operations = [
