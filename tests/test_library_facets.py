@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from cases.library.models import CaseDifficulty, Difficulty
 from cases.models import Case, Keyword, Tag
-from tests.conftest import case_build
+from tests.conftest import case_build, filing_counts_check
 
 pytestmark = pytest.mark.django_db
 
@@ -295,6 +295,28 @@ def _filing_check() -> None:
         expected |= {f"k{keyword.pk}" for keyword in case.keywords.all()}
         expected |= {f"d{level}"} if level else set()
         assert set(case.search_document.facets.split()) == expected, case.slug
+    filing_counts_check()
+
+
+def test_the_filing_counts_follow_every_way_links_come_and_go(shelf):
+    """Kept by the database (triggers): bulk inserts, queryset deletes, cascades, raw SQL."""
+    ct, chest = Tag.objects.get(slug="ct"), Tag.objects.get(slug="chest")
+    links = Case.tags.through
+    filing_counts_check()
+    links.objects.bulk_create([links(case=shelf["mr-neuro"], tag=chest)])
+    links.objects.filter(tag=ct).delete()
+    filing_counts_check()
+    CaseDifficulty.objects.filter(level=Difficulty.FELLOW).update(level=Difficulty.RESIDENT)
+    filing_counts_check()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO cases_case_keywords (case_id, keyword_id) VALUES (%s, %s)",
+            [shelf["ct-chest"].pk, Keyword.objects.get(name="Glioma").pk],
+        )
+    filing_counts_check()
+    shelf["ct-neuro"].delete()  # its links, keywords and rating with it
+    Keyword.objects.all().delete()
+    filing_counts_check()
 
 
 def test_a_searchs_counts_follow_every_change_to_the_filing(client, shelf):

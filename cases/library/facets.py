@@ -2,8 +2,9 @@
 
 Choices within one facet widen the results (CT or MRI); facets narrow each other (CT and
 chest). Each facet's counts are taken with every other facet applied but not itself, so a
-count is what ticking that box would add. A handful of grouped queries whatever the size of
-the library, each reading the tag, keyword or difficulty table alone (see ``Scope``).
+count is what ticking that box would add. A search counts the filing of the matches it read;
+the library counts from its kept ``FilingCount`` or, with other facets chosen, by grouped
+queries each reading the tag, keyword or difficulty table alone (see ``LibraryScope``).
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ from functools import reduce
 from operator import or_
 
 from django.core.cache import cache
-from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.http import QueryDict
 
 from cases.models import Case, Keyword, Tag
 
-from .models import CaseDifficulty, Difficulty
+from .models import CaseDifficulty, Difficulty, FilingCount
 from .search import (
     Mode,
     cases_filing,
@@ -131,24 +131,48 @@ class Facet:
 
 
 class Scope:
-    """The cases counted under every facet but one: those a search found, or the library."""
+    """The cases counted under every facet but one: those a search found, or the library.
 
-    def tag_counts(self, *, skip: str) -> Counter:
-        """Cases per tag, as (kind, slug, name), under every facet but ``skip``: all kinds."""
-        raise NotImplementedError
+    A scope counts labels by id (``label_counts``); the names shown are read afterwards, for
+    the labels counted only: every tag's in one query (a few dozen modalities and body
+    systems, kept in ``tags``), and the most frequent keywords' (with ``keywords``, the ids
+    of those chosen).
+    """
 
-    def keyword_counts(self, *, skip: str) -> Counter:
-        """Cases per keyword name under every facet but ``skip``: at least the
-        ``KEYWORD_FACET_SIZE`` most frequent (ties included)."""
-        raise NotImplementedError
+    tags: dict[int, tuple[str, str, str]]
+    keywords: frozenset[int]
 
-    def levels_tally(self) -> Counter:
-        """How many of the cases, under every facet but difficulty, are rated each level."""
+    def label_counts(self, kind: str, *, skip: str) -> dict[int, int]:
+        """How many of the cases under every facet but ``skip`` have each label of ``kind``
+        ("t", "k" or "d", as a search document's filing names them), by its id (or level);
+        none of those with no case."""
         raise NotImplementedError
 
     def count(self, *, skip: str) -> int:
         """How many of the cases meet every facet's choices but ``skip``'s."""
         raise NotImplementedError
+
+    def tag_counts(self, *, skip: str) -> Counter:
+        """Cases per tag, as (kind, slug, name), under every facet but ``skip``: all kinds."""
+        counts = self.label_counts("t", skip=skip)
+        if counts and not self.tags:
+            self.tags.update(_tags_all())
+        return Counter({self.tags[pk]: n for pk, n in counts.items() if pk in self.tags})
+
+    def keyword_counts(self, *, skip: str) -> Counter:
+        """Cases per keyword name under every facet but ``skip``: the ``KEYWORD_FACET_SIZE``
+        most frequent (ties included) and the chosen ones, whose names only are read."""
+        counts = self.label_counts("k", skip=skip)
+        if not counts:
+            return Counter()
+        least = sorted(counts.values(), reverse=True)[:KEYWORD_FACET_SIZE][-1]
+        shown = [pk for pk, n in counts.items() if n >= least or pk in self.keywords]
+        keywords = Keyword.objects.filter(ids_among("id", shown)).values_list("pk", "name")
+        return Counter({name: counts[pk] for pk, name in keywords})
+
+    def levels_tally(self) -> Counter:
+        """How many of the cases, under every facet but difficulty, are rated each level."""
+        return Counter(self.label_counts("d", skip="difficulty"))
 
 
 @dataclass(frozen=True)
@@ -233,26 +257,6 @@ class SearchScope(Scope):
             }
         return self.counted[applied, kind]
 
-    def tag_counts(self, *, skip: str) -> Counter:
-        counts = self.label_counts("t", skip=skip)
-        if counts and not self.tags:
-            self.tags.update(_tags_all())
-        return Counter({self.tags[pk]: n for pk, n in counts.items() if pk in self.tags})
-
-    def keyword_counts(self, *, skip: str) -> Counter:
-        counts = self.label_counts("k", skip=skip)
-        if not counts:
-            return Counter()
-        # Only the names that can be shown are read: the most frequent (ties included), and
-        # the chosen ones.
-        least = sorted(counts.values(), reverse=True)[:KEYWORD_FACET_SIZE][-1]
-        shown = [pk for pk, n in counts.items() if n >= least or pk in self.keywords]
-        keywords = Keyword.objects.filter(ids_among("id", shown)).values_list("pk", "name")
-        return Counter({name: counts[pk] for pk, name in keywords})
-
-    def levels_tally(self) -> Counter:
-        return Counter(self.label_counts("d", skip="difficulty"))
-
     def count(self, *, skip: str) -> int:
         return len(self.within(skip))
 
@@ -283,10 +287,11 @@ def _having(found: dict[int, str], tokens: set[str]) -> set[int]:
 class LibraryScope(Scope):
     """Every case but the ``hidden`` ones (drafts, for most: few), under ``filters``.
 
-    A count reads the tag, keyword or difficulty table alone, grouped by the tag's or the
-    keyword's id (their names are joined to the dozen totals, not to every row: 8 -> 3 ms
-    for 20,000 tags on PostgreSQL). Checking each row's case against the visible ones in
-    the case table would cost a lookup per row. The rows are counted whole, and the hidden
+    A count with no other facet's choice to meet is the whole library's: its ``FilingCount``
+    (kept by triggers as the filing changes, read once for every kind of label). Otherwise
+    it groups the tag, keyword or difficulty table alone by the label's id, narrowed by the
+    other facets' choices: checking each row's case against the visible ones in the case
+    table would cost a lookup per row. Either way every case is counted, and the hidden
     cases' counts are taken away, counted from their filing under the same filters (one
     query for all the facets): leaving them out of each count by a list of their ids cost
     PostgreSQL 2 ms a count to plan, for 500 drafts.
@@ -294,63 +299,52 @@ class LibraryScope(Scope):
 
     filters: LibraryFilters
     hidden: SearchScope
+    keywords: frozenset[int] = frozenset()  # the ids of the keywords chosen
+    tags: dict[int, tuple[str, str, str]] = field(default_factory=dict, compare=False)
+    filed: dict[str, dict[int, int]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, cases: QuerySet[Case], filters: LibraryFilters) -> LibraryScope:
         parts = cases_hidden_parts(cases)
         hidden = cases_filing(parts[0].order_by(), *parts[1:]) if parts else {}
-        return cls(filters=filters, hidden=SearchScope.of(hidden, filters))
+        keywords = Keyword.objects.filter(name__in=filters.keyword) if filters.keyword else []
+        return cls(
+            filters=filters,
+            hidden=SearchScope.of(hidden, filters),
+            keywords=frozenset(keyword.pk for keyword in keywords),
+        )
 
-    def tally(self, rows: QuerySet, key: str, *fields: str, skip: str, label: str) -> Counter:
-        """How many of the cases have each value of ``key`` in ``rows`` (each of one case).
+    def label_counts(self, kind: str, *, skip: str) -> dict[int, int]:
+        conditions = _facet_conditions(self.filters, skip=skip, field="case_id")
+        if conditions:
+            model, key = _FILED_BY[kind]
+            rows = model.objects.filter(*conditions).order_by().values(key)
+            counts = {row[key]: row["n"] for row in rows.annotate(n=Count("*"))}
+        else:
+            counts = self._filed()[kind]
+        hidden = self.hidden.label_counts(kind, skip=skip)
+        counts = {value: n - hidden.get(value, 0) for value, n in counts.items()}
+        return {value: n for value, n in counts.items() if n > 0}
 
-        Keyed by the ``fields`` of the model ``key`` points to: the value, or the tuple of
-        the values with several. ``skip``: the facet whose choices are not applied;
-        ``label``: the kind of the filing's tokens for ``key`` (see ``SearchScope``).
-        """
-        rows = rows.filter(*_facet_conditions(self.filters, skip=skip, field="case_id"))
-        hidden = self.hidden.label_counts(label, skip=skip)
-        counts = {
-            name: n - hidden.get(value, 0)
-            for value, (name, n) in _grouped(rows, key, fields).items()
-        }
-        return +Counter(counts)  # without the zeros
-
-    def tag_counts(self, *, skip: str) -> Counter:
-        rows = Case.tags.through.objects.all()
-        return self.tally(rows, "tag", "kind", "slug", "name", skip=skip, label="t")
-
-    def keyword_counts(self, *, skip: str) -> Counter:
-        rows = Case.keywords.through.objects.all()
-        return self.tally(rows, "keyword", "name", skip=skip, label="k")
-
-    def levels_tally(self) -> Counter:
-        return self.tally(CaseDifficulty.objects.all(), "level", skip="difficulty", label="d")
+    def _filed(self) -> dict[str, dict[int, int]]:
+        """The whole library's ``FilingCount``, by kind of label and id (or level)."""
+        if not self.filed:
+            self.filed.update({"t": {}, "k": {}, "d": {}})
+            for label, n in FilingCount.objects.values_list("label", "n"):
+                self.filed[label[0]][int(label[1:])] = n
+        return self.filed
 
     def count(self, *, skip: str) -> int:
         conditions = _facet_conditions(self.filters, skip=skip, field="pk")
         return Case.objects.filter(*conditions).count() - self.hidden.count(skip=skip)
 
 
-def _grouped(rows: QuerySet, key: str, fields: tuple[str, ...]) -> dict:
-    """``rows`` counted by ``key``: each value's name and count. The name is the value, or the
-    ``fields`` of the row it points to (the field's value, or a tuple of them with several)."""
-    counted = rows.order_by().values(key).annotate(n=Count("*"))
-    if not fields:
-        return {row[key]: (row[key], row["n"]) for row in counted}
-    sql, params = counted.query.sql_with_params()
-    model = rows.model._meta.get_field(key).related_model
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    columns = ", ".join(f"{table}.{quote(model._meta.get_field(f).column)}" for f in fields)
-    on = f"{table}.{quote(model._meta.pk.column)} = counted.{quote(key)}"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT counted.{quote(key)}, {columns}, counted.n FROM ({sql}) counted "
-            f"JOIN {table} ON {on}",
-            params,
-        )
-        return {row[0]: (row[1] if len(fields) == 1 else row[1:-1], row[-1]) for row in cursor}
+# The table that files cases by each kind of label, and its column for the label.
+_FILED_BY = {
+    "t": (Case.tags.through, "tag_id"),
+    "k": (Case.keywords.through, "keyword_id"),
+    "d": (CaseDifficulty, "level"),
+}
 
 
 def facets_count(
