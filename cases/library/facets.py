@@ -28,7 +28,7 @@ from .models import CaseDifficulty, Difficulty, FilingCount
 from .search import (
     Mode,
     cases_filing,
-    cases_hidden_parts,
+    cases_hidden,
     ids_among,
     search_ids_ranked,
     search_matches,
@@ -178,7 +178,7 @@ class Scope:
 @dataclass(frozen=True)
 class SearchScope(Scope):
     """The cases a search found: each match's id with its filing (``SearchDocument.facets``:
-    "t<tag id> k<keyword id> d<level>"), read with the match, visible ones only.
+    " t<tag id> k<keyword id> d<level> "), read with the match, visible ones only.
 
     Each facet chosen is looked up once among them (``chosen``: the ids that meet its
     choices), so that a count under every facet but one is a count of the filing of a list
@@ -305,13 +305,13 @@ class LibraryScope(Scope):
 
     @classmethod
     def of(cls, cases: QuerySet[Case], filters: LibraryFilters) -> LibraryScope:
-        parts = cases_hidden_parts(cases)
+        parts = cases_hidden(cases)
         hidden = cases_filing(parts[0].order_by(), *parts[1:]) if parts else {}
-        keywords = Keyword.objects.filter(name__in=filters.keyword) if filters.keyword else []
+        chosen = Keyword.objects.filter(name__in=filters.keyword).values_list("pk", flat=True)
         return cls(
             filters=filters,
             hidden=SearchScope.of(hidden, filters),
-            keywords=frozenset(keyword.pk for keyword in keywords),
+            keywords=frozenset(chosen) if filters.keyword else frozenset(),
         )
 
     def label_counts(self, kind: str, *, skip: str) -> dict[int, int]:

@@ -253,7 +253,7 @@ def search_matches(
     # cost 0.8 ms for 500 drafts), each range of the index that finds them on its own: the
     # ranges OR-ed cost PostgreSQL a visit to each hidden case's row (see ``cases_hidden``).
     outside, params = "", [engine_query]
-    for hidden in cases_hidden_parts(cases):
+    for hidden in cases_hidden(cases):
         try:
             sql, hidden_params = hidden.order_by().values("pk").query.sql_with_params()
         except EmptyResultSet:  # nothing is hidden this way
@@ -286,7 +286,7 @@ def cases_filing(cases: QuerySet[Case], *more: QuerySet[Case]) -> dict[int, str]
     """Each of ``cases`` by id, in their order, with its filing (``SearchDocument.facets``).
 
     With ``more``: the cases of them all (unordered, a case in two of them once), read in one
-    query (UNION ALL), each part planned on its own (see ``cases_hidden_parts``).
+    query (UNION ALL), each part planned on its own (see ``cases_hidden``).
     """
     filed = cases.values_list("pk", "search_document__facets")
     if more:
@@ -340,24 +340,18 @@ def _on_columns(node, column: Callable[[Field], bool]) -> bool:
     return children is not None and all(_on_columns(child, column) for child in children)
 
 
-def cases_hidden(cases: QuerySet[Case]) -> QuerySet[Case]:
-    """The cases not in ``cases``.
+def cases_hidden(cases: QuerySet[Case]) -> list[QuerySet[Case]]:
+    """The cases not in ``cases``, in parts that together make them all (a case may be in
+    more than one; none when ``cases`` is every case).
 
     When ``cases`` is narrowed only by conditions on the case table's non-null columns
-    (status, sample, diagnosis: what the libraries ask), the same conditions, negated: one
-    scan of an index. Otherwise every case is looked up in ``cases`` (12 ms against 1 ms for
-    10,000 cases on SQLite).
-    """
-    return reduce(operator.or_, cases_hidden_parts(cases), Case.objects.none())
-
-
-def cases_hidden_parts(cases: QuerySet[Case]) -> list[QuerySet[Case]]:
-    """The cases not in ``cases`` (see ``cases_hidden``), in parts that together make them
-    all: when ``cases`` is narrowed by the case table's own columns, each part is one range
-    of an index (status before "published", status after it), which PostgreSQL reads from
-    the index alone (``cases_case_library_order_idx`` includes the id, migration 0011). Both
-    ranges at once, it visited each hidden case's row: 1.6-1.9 ms for 500 drafts of 10,000
-    cases, in the search of every library page.
+    (status, sample, diagnosis: what the libraries ask), the same conditions, negated, each
+    part one range of an index (status before "published", status after it): one scan of
+    the index each, which PostgreSQL reads from the index alone (the library-order index
+    includes the id, migration 0011). Both ranges in one query, it visited each hidden
+    case's row: 1.6-1.9 ms for 500 drafts of 10,000 cases, in the search of every library
+    page. Otherwise every case is looked up in ``cases`` (12 ms against 1 ms for 10,000
+    cases on SQLite).
     """
     where = cases.query.where
     if not where:
