@@ -191,7 +191,6 @@ SEED = """
 import io
 from PIL import Image
 from cases.imaging.ingest import slice_create_from_bytes
-from tests.conftest import filing_counts_check
 from cases.models import Case, Figure
 from django.contrib.auth import get_user_model
 get_user_model().objects.create_superuser("root", "root@example.org", "root-pass-123")
