@@ -204,7 +204,14 @@ class SearchScope(Scope):
     )
 
     @classmethod
-    def of(cls, found: dict[int, str], filters: LibraryFilters) -> SearchScope:
+    def of(
+        cls,
+        found: dict[int, str],
+        filters: LibraryFilters,
+        *,
+        keywords: frozenset[int] | None = None,
+    ) -> SearchScope:
+        """``keywords``: the ids of the keywords chosen, if the caller has looked them up."""
         if not found:  # no match (or no hidden case): nothing for the choices to look up
             return cls(found={}, chosen={})
         wanted: dict[str, set[str]] = {}
@@ -216,10 +223,9 @@ class SearchScope(Scope):
                     for pk, (tag_kind, slug, _) in tags.items()
                     if tag_kind == kind and slug in slugs
                 }
-        keywords = frozenset()
+        if keywords is None:
+            keywords = _keyword_ids(filters)
         if filters.keyword:
-            chosen = Keyword.objects.filter(name__in=filters.keyword).values_list("pk", flat=True)
-            keywords = frozenset(chosen)
             wanted["keyword"] = {f"k{pk}" for pk in keywords}
         if filters.difficulty:
             wanted["difficulty"] = {f"d{level}" for level in filters.difficulty}
@@ -259,6 +265,13 @@ class SearchScope(Scope):
 
     def count(self, *, skip: str) -> int:
         return len(self.within(skip))
+
+
+def _keyword_ids(filters: LibraryFilters) -> frozenset[int]:
+    """The ids of the keywords chosen."""
+    if not filters.keyword:
+        return frozenset()
+    return frozenset(Keyword.objects.filter(name__in=filters.keyword).values_list("pk", flat=True))
 
 
 def _tags_all() -> dict[int, tuple[str, str, str]]:
@@ -307,11 +320,11 @@ class LibraryScope(Scope):
     def of(cls, cases: QuerySet[Case], filters: LibraryFilters) -> LibraryScope:
         parts = cases_hidden(cases)
         hidden = cases_filing(parts[0].order_by(), *parts[1:]) if parts else {}
-        chosen = Keyword.objects.filter(name__in=filters.keyword).values_list("pk", flat=True)
+        keywords = _keyword_ids(filters)  # one look-up for the scope and its hidden cases
         return cls(
             filters=filters,
-            hidden=SearchScope.of(hidden, filters),
-            keywords=frozenset(chosen) if filters.keyword else frozenset(),
+            hidden=SearchScope.of(hidden, filters, keywords=keywords),
+            keywords=keywords,
         )
 
     def label_counts(self, kind: str, *, skip: str) -> dict[int, int]:
