@@ -349,12 +349,6 @@ def _dicom_frame_count(name: str, ds: Dataset) -> int:
     return frames
 
 
-def _dicom_info(name: str, ds: Dataset) -> ImageInfo:
-    frames = _dicom_frame_count(name, ds)
-    _dicom_pixels_decode(name, ds)
-    return ImageInfo(format="DICOM", width=int(ds.Columns), height=int(ds.Rows), frames=frames)
-
-
 def _dicom_pixels_decode(name: str, ds: Dataset) -> np.ndarray:
     try:
         # pydicom converts YBR to RGB here; compressed syntaxes need a decoder plugin.
