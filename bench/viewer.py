@@ -130,7 +130,7 @@ def in_process(data: dict) -> None:
     from django.test.utils import CaptureQueriesContext
 
     from cases.imaging import render
-    from cases.viewstate import slice_image_url
+    from cases.imaging.viewstate import slice_image_url
 
     slices = data["slices"]
     middle = slices[14]
@@ -211,7 +211,7 @@ def gunicorn_stop(server: subprocess.Popen) -> None:
 
 
 def gunicorn_runs(env: dict, data: dict, static_root: Path, orthanc: dict | None) -> dict:
-    from cases.viewstate import slice_image_url
+    from cases.imaging.viewstate import slice_image_url
 
     slices = data["slices"]
     middle = slices[14]

@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 
 from .forms import CellsField, MultipleFileField
 from .imaging.ingest import ImageRejected, PreparedImage, images_prepare, slices_store
+from .imaging.viewstate import slice_image_url
 from .library.admin import CaseDifficultyInline, bundle_export_action, bundle_import_view
 from .models import (
     Abbreviation,
@@ -31,7 +32,6 @@ from .models import (
     Tag,
 )
 from .spoilers import spoiler_check, spoiler_redact
-from .viewstate import slice_image_url
 
 ADMIN_MEDIA = forms.Media(css={"all": ["css/admin.css"]}, js=["js/admin_a11y.js"])
 

@@ -10,11 +10,11 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from .discussion.models import comment_count_subquery
+from .imaging.viewstate import ViewState
 from .library.cards import difficulty_level
 from .library.search import Mode
 from .library.views import library_page
 from .models import Case, Figure, TableRow
-from .viewstate import ViewState
 
 
 def _cases_for_user(request: HttpRequest) -> QuerySet[Case]:

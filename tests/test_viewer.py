@@ -15,8 +15,8 @@ from django.urls import reverse
 
 from cases.imaging.ingest import slice_create_from_bytes
 from cases.imaging.views import viewer_context
+from cases.imaging.viewstate import ViewState
 from cases.models import Annotation, Case, Figure
-from cases.viewstate import ViewState
 
 pytestmark = pytest.mark.django_db
 

@@ -18,8 +18,8 @@ from PIL import Image
 
 from cases.imaging.ingest import slice_create_from_bytes
 from cases.imaging.render import slice_decode, slice_render
+from cases.imaging.viewstate import slice_image_url
 from cases.models import Annotation, Case, Figure, Slice
-from cases.viewstate import slice_image_url
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from cases.imaging.render import slice_render
+from cases.imaging.viewstate import window_param
 from cases.models import Slice
-from cases.viewstate import window_param
 
 GRID = 96  # density bins along the longer side
 # Colour ramp of the density: blue, cyan, green, yellow, red.

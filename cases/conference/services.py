@@ -14,10 +14,10 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from cases.imaging.viewstate import ViewState
 from cases.models import Case, Figure, Table, TableRow
 from cases.scoring import answer_matches, answer_targets
 from cases.unknown import case_steps
-from cases.viewstate import ViewState
 
 from .models import Conference, ConferenceCase, Question, Vote
 from .state import LiveState, state_store

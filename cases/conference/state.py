@@ -41,7 +41,7 @@ class LiveState:
     position: int = 0  # index in the playlist
     step: int = 1
     figure: int | None = None  # figure number in the case, or None before the images
-    view: dict[str, str] = field(default_factory=dict)  # the viewer's query (cases.viewstate)
+    view: dict[str, str] = field(default_factory=dict)  # the viewer's query (ViewState)
     question: int | None = None
     results: bool = False  # the question's results shown to the room
 

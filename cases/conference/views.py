@@ -34,9 +34,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from cases.imaging.views import HtmxHttpRequest, viewer_context
+from cases.imaging.viewstate import ViewState
 from cases.models import RevealStep
 from cases.unknown import case_steps, step_reveal
-from cases.viewstate import ViewState
 
 from . import services
 from .forms import ConferenceForm, QuestionForm

@@ -27,7 +27,6 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
 from cases.models import Case, Figure, Slice
-from cases.viewstate import RENDER_SIZES, ViewState, window_param
 
 from .render import (
     FORMATS,
@@ -39,6 +38,7 @@ from .render import (
     slice_render,
     slice_render_key,
 )
+from .viewstate import RENDER_SIZES, ViewState, window_param
 
 # Rendered images never change under their URL (the token names an immutable file and every
 # parameter is in the query string), so browsers may keep them for a year.
@@ -110,7 +110,7 @@ def viewer_context(
     """The context for ``"cases/figure.html#viewer"``, standalone or through ``{% include %}``.
 
     ``request_or_query`` is the request (its GET) or a query mapping holding the view state
-    (``slice ww wc zoom cx cy invert ann at``, see ``cases.viewstate``). ``base_url`` is the
+    (``slice ww wc zoom cx cy invert ann at``, see ``cases.imaging.viewstate``). ``base_url`` is the
     page that re-renders this figure's viewer in the current mode (``/cases/<slug>/figures/
     <n>/`` or ``/u/<public_id>/figures/<n>/``): every link, form action and hx-get in the
     viewer is built on it, so nothing in the output names the case. ``caption`` is the text

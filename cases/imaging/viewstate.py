@@ -25,7 +25,9 @@ from urllib.parse import urlencode
 
 from django.urls import reverse
 
-from .imaging.render import (
+from cases.models import Annotation, Figure, Slice
+
+from .render import (
     ZOOM_MAX,
     annotations_digest,
     annotations_for_slice,
@@ -33,7 +35,6 @@ from .imaging.render import (
     slice_pixels,
     zoom_normalise,
 )
-from .models import Annotation, Figure, Slice
 
 # (label, width, centre); the figure's own (and the DICOM header's) window come first.
 CT_PRESETS: tuple[tuple[str, float, float], ...] = (
