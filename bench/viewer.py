@@ -130,7 +130,7 @@ def in_process(data: dict) -> None:
     from django.test.utils import CaptureQueriesContext
 
     from cases.imaging import render
-    from cases.imaging.viewstate import slice_image_url
+    from cases.imaging.params import RenderParams
 
     slices = data["slices"]
     middle = slices[14]
@@ -148,24 +148,23 @@ def in_process(data: dict) -> None:
         if decode_cold:
             render.slice_decode.cache_clear()
         # A window never asked before, so the render store cannot help.
-        return render.slice_render(image, window_width=80, window_center=40 + counter[0] * 1e-3,
-                                   zoom=zoom, cx=0.4, cy=0.45, fmt=fmt)  # fmt: skip
+        params = RenderParams(image.token, window_width=80, window_center=40 + counter[0] * 1e-3,
+                              zoom=zoom, cx=0.4, cy=0.45, fmt=fmt)  # fmt: skip
+        return render.slice_render(image, params)
 
     print("\n1. In-process render of one 512x512 CT slice (median ms)")
     for fmt in ("png", "jpeg"):
         cold = timed(lambda f=fmt: uncached(middle, f, decode_cold=True), 15)
         warm = timed(lambda f=fmt: uncached(middle, f), 40)
         zoomed = timed(lambda f=fmt: uncached(middle, f, zoom=2.0), 40)
-        render.slice_render(middle, window_width=80, window_center=40, fmt=fmt)
-        stored = timed(
-            lambda f=fmt: render.slice_render(middle, window_width=80, window_center=40, fmt=f),
-            200,
-        )
+        params = RenderParams(middle.token, window_width=80, window_center=40, fmt=fmt)
+        render.slice_render(middle, params)
+        stored = timed(lambda p=params: render.slice_render(middle, p), 200)
         print(f"   {fmt:4}  cold (read+decode) {cold:6.2f}   decoded-warm {warm:6.2f}   "
               f"2x zoom crop {zoomed:6.2f}   from the render store {stored:6.3f}")  # fmt: skip
 
     client = Client()
-    url = slice_image_url(middle, window_width=80, window_center=40)
+    url = RenderParams(middle.token, window_width=80, window_center=40).url()
     first = client.get(url)
     with CaptureQueriesContext(connection) as q200:
         client.get(url)
@@ -175,9 +174,9 @@ def in_process(data: dict) -> None:
 
     views._published_until.clear()  # as in a worker that has not seen this stack yet
     with CaptureQueriesContext(connection) as qfirst:
-        client.get(slice_image_url(middle, window_width=81, window_center=40))
+        client.get(RenderParams(middle.token, window_width=81, window_center=40).url())
     with CaptureQueriesContext(connection) as qseen:
-        client.get(slice_image_url(slices[15], window_width=81, window_center=40))
+        client.get(RenderParams(slices[15].token, window_width=81, window_center=40).url())
     print("\n2. Database queries per image request")
     print(f"   200 from the store: {len(q200)}   304 ({status}): {len(q304)}   uncached render: "
           f"{len(qfirst)} (first of its stack in a worker), {len(qseen)} (stack seen)")  # fmt: skip
@@ -211,7 +210,7 @@ def gunicorn_stop(server: subprocess.Popen) -> None:
 
 
 def gunicorn_runs(env: dict, data: dict, static_root: Path, orthanc: dict | None) -> dict:
-    from cases.imaging.viewstate import slice_image_url
+    from cases.imaging.params import RenderParams
 
     slices = data["slices"]
     middle = slices[14]
@@ -219,7 +218,7 @@ def gunicorn_runs(env: dict, data: dict, static_root: Path, orthanc: dict | None
     results: dict[str, float] = {}
     try:
         for fmt in ("jpeg", "png"):
-            url = slice_image_url(middle, window_width=80, window_center=40, fmt=fmt)
+            url = RenderParams(middle.token, window_width=80, window_center=40, fmt=fmt).url()
             status, body = _request(port, url)
             static_name = f"bench/slice.{'jpg' if fmt == 'jpeg' else 'png'}"
             (static_root / static_name).parent.mkdir(parents=True, exist_ok=True)
@@ -229,7 +228,7 @@ def gunicorn_runs(env: dict, data: dict, static_root: Path, orthanc: dict | None
         time.sleep(2)
         wait_for(f"http://127.0.0.1:{port}/static/bench/slice.jpg")
         for fmt, ext in (("jpeg", "jpg"), ("png", "png")):
-            url = slice_image_url(middle, window_width=80, window_center=40, fmt=fmt)
+            url = RenderParams(middle.token, window_width=80, window_center=40, fmt=fmt).url()
             results[f"cached {fmt}"] = throughput(port, [url])
             results[f"static {fmt}"] = throughput(port, [f"/static/bench/slice.{ext}"])
             status, _ = _request(port, url)
@@ -240,8 +239,8 @@ def gunicorn_runs(env: dict, data: dict, static_root: Path, orthanc: dict | None
             # adjusted), so the images are as costly to encode as real ones. Steps of 0.1 HU
             # print distinctly (URLs carry six significant digits).
             cycle = [
-                slice_image_url(slices[i % 28], window_width=60 + (i % 400) / 10,
-                                window_center=20 + (i // 400) / 10, fmt=fmt)
+                RenderParams(slices[i % 28].token, window_width=60 + (i % 400) / 10,
+                             window_center=20 + (i // 400) / 10, fmt=fmt).url()
                 for i in range(200_000)
             ]  # fmt: skip
             assert len(set(cycle)) == len(cycle), "uncached URLs must not repeat"
@@ -250,8 +249,8 @@ def gunicorn_runs(env: dict, data: dict, static_root: Path, orthanc: dict | None
             # JPEG pass alternates with the same pass from Orthanc, so that a slow spell of
             # the machine falls on both alike.
             passes = [
-                [slice_image_url(s, window_width=81 + p, window_center=41 + (fmt == "png"),
-                                 fmt=fmt) for s in slices]
+                [RenderParams(s.token, window_width=81 + p, window_center=41 + (fmt == "png"),
+                              fmt=fmt).url() for s in slices]
                 for p in range(SCROLL_PASSES)
             ]  # fmt: skip
             ours, theirs = [], []

@@ -15,7 +15,7 @@ from django.utils.translation import ngettext
 
 from .forms import CellsField, MultipleFileField
 from .imaging.ingest import ImageRejected, PreparedImage, images_prepare, slices_store
-from .imaging.viewstate import slice_image_url
+from .imaging.params import RenderParams
 from .library.admin import CaseDifficultyInline, bundle_export_action, bundle_import_view
 from .models import (
     Abbreviation,
@@ -40,9 +40,9 @@ def _thumbnail(image: Slice | None) -> str:
     if image is None:
         return mark_safe('<span class="cv-thumb-missing">no image</span>')
     figure = image.figure
-    url = slice_image_url(
-        image, window_width=figure.window_width, window_center=figure.window_center, size=256
-    )
+    url = RenderParams(
+        image.token, window_width=figure.window_width, window_center=figure.window_center, size=256
+    ).url()
     return format_html('<img class="cv-thumb" src="{}" alt="">', url)
 
 

@@ -32,13 +32,14 @@ from cases.imaging.ingest import (
     slices_create_from_bytes,
     slices_create_from_dicom,
 )
+from cases.imaging.params import RenderParams
 from cases.imaging.render import (
     render_cache_dir,
     render_cache_get,
     slice_decode,
     slice_pixels,
     slice_render,
-    slice_render_key,
+    slice_render_params,
     window_apply,
 )
 from cases.models import Case, Figure, Slice
@@ -298,12 +299,15 @@ def test_monochrome1_is_stored_inverted_and_rendered_inverted(figure):
         figure=figure, name="mono1.dcm", data=monochrome1_bytes(), position=1
     )
     assert (normal.inverted, mono1.inverted) == (False, True)
-    window = {"window_width": 400, "window_center": 40}
-    shown = png_pixels(slice_render(normal, **window))
-    assert np.array_equal(png_pixels(slice_render(mono1, **window)), 255 - shown)
+
+    def shown(image: Slice, invert: bool = False) -> np.ndarray:
+        params = RenderParams(image.token, window_width=400, window_center=40, invert=invert)
+        return png_pixels(slice_render(image, params))
+
+    assert np.array_equal(shown(mono1), 255 - shown(normal))
     # The viewer's invert flag flips MONOCHROME1 back (XOR).
-    assert np.array_equal(png_pixels(slice_render(mono1, invert=True, **window)), shown)
-    assert np.array_equal(png_pixels(slice_render(normal, invert=True, **window)), 255 - shown)
+    assert np.array_equal(shown(mono1, invert=True), shown(normal))
+    assert np.array_equal(shown(normal, invert=True), 255 - shown(normal))
 
 
 @pytest.mark.filterwarnings("ignore:Invalid value for VR UI")  # in pydicom's own test file
@@ -335,7 +339,7 @@ def test_colour_dicom_frames_are_stored_as_rgb(figure):
     assert [(s.kind, s.width, s.height) for s in slices] == [(Slice.Kind.COLOUR, 100, 100)] * 2
     expected = pydicom.dcmread(get_testdata_file("SC_rgb_rle_2frame.dcm")).pixel_array
     for index, slice_ in enumerate(slices):
-        rendered = png_pixels(slice_render(slice_))
+        rendered = png_pixels(slice_render(slice_, RenderParams(slice_.token)))
         assert rendered.shape == (100, 100, 3)
         assert np.array_equal(rendered, expected[index])
 
@@ -401,7 +405,7 @@ def test_16bit_tiff_keeps_its_full_depth(figure):
     assert stored.format == "PNG" and stored.mode == "I;16"
     assert np.array_equal(np.asarray(stored), values)
     # No window given and none on the figure: the whole range, min -> 0 and max -> 255.
-    rendered = png_pixels(slice_render(slice_))
+    rendered = png_pixels(slice_render(slice_, RenderParams(slice_.token)))
     assert rendered[0, 0] == 0 and rendered[-1, -1] == 255
 
 
@@ -511,7 +515,9 @@ def test_brain_window_on_a_ct_slice_blacks_out_air_and_whitens_bone(figure):
     data = ct_zip_member("14.dcm")
     slice_ = slice_create_from_bytes(figure=figure, name="14.dcm", data=data, position=0)
     hu = ct_hu(data)
-    shown = png_pixels(slice_render(slice_, window_width=80, window_center=40))
+    shown = png_pixels(
+        slice_render(slice_, RenderParams(slice_.token, window_width=80, window_center=40))
+    )
     assert shown.shape == (512, 512)
     air, bone = hu <= -1000, hu >= 300
     assert air.sum() > 10_000 and bone.sum() > 1_000
@@ -524,32 +530,34 @@ def test_default_window_is_the_figures_then_the_dicom_header(figure):
     data = ct_zip_member("14.dcm")
     slice_ = slice_create_from_bytes(figure=figure, name="14.dcm", data=data, position=0)
     hu = ct_hu(data)
+    default = RenderParams(slice_.token)
     assert np.array_equal(
-        png_pixels(slice_render(slice_)), window_apply(hu, width=100, center=35)
+        png_pixels(slice_render(slice_, default)), window_apply(hu, width=100, center=35)
     )  # the header's 100/35
     figure.window_width, figure.window_center = 2500, 480
     figure.save()
     slice_ = Slice.objects.select_related("figure").get(pk=slice_.pk)
     assert np.array_equal(
-        png_pixels(slice_render(slice_)), window_apply(hu, width=2500, center=480)
+        png_pixels(slice_render(slice_, default)), window_apply(hu, width=2500, center=480)
     )
-    assert slice_render_key(slice_) == slice_render_key(
-        slice_, window_width=2500, window_center=480
-    )
+    # The figure's window completes the parameters: both name one rendering.
+    explicit = RenderParams(slice_.token, window_width=2500, window_center=480)
+    assert slice_render_params(slice_, default).key() == explicit.key()
 
 
 def test_grey8_is_shown_as_stored_unless_a_window_is_asked_for(figure):
     data = raster_bytes(Image.fromarray(gradient()), "PNG")
     slice_ = slice_create_from_bytes(figure=figure, name="g.png", data=data, position=0)
-    assert np.array_equal(png_pixels(slice_render(slice_)), gradient())
+
+    def shown(**params) -> np.ndarray:
+        return png_pixels(slice_render(slice_, RenderParams(slice_.token, **params)))
+
+    assert np.array_equal(shown(), gradient())
+    assert np.array_equal(shown(window_width=256, window_center=128), gradient())
     assert np.array_equal(
-        png_pixels(slice_render(slice_, window_width=256, window_center=128)), gradient()
+        shown(window_width=100, window_center=100), window_apply(gradient(), width=100, center=100)
     )
-    assert np.array_equal(
-        png_pixels(slice_render(slice_, window_width=100, window_center=100)),
-        window_apply(gradient(), width=100, center=100),
-    )
-    assert np.array_equal(png_pixels(slice_render(slice_, invert=True)), 255 - gradient())
+    assert np.array_equal(shown(invert=True), 255 - gradient())
 
 
 def test_max_size_downsizes_keeping_the_aspect_ratio(figure):
@@ -559,9 +567,15 @@ def test_max_size_downsizes_keeping_the_aspect_ratio(figure):
     wide = slice_create_from_bytes(
         figure=figure, name="o.dcm", data=pydicom_file_bytes("examples_overlay.dcm"), position=1
     )
-    assert Image.open(io.BytesIO(slice_render(square, max_size=256))).size == (256, 256)
-    assert Image.open(io.BytesIO(slice_render(wide, max_size=256))).size == (256, 159)
-    assert Image.open(io.BytesIO(slice_render(wide, max_size=1024))).size == (484, 300)
+
+    def size(image: Slice, size: int) -> tuple[int, int]:
+        return Image.open(
+            io.BytesIO(slice_render(image, RenderParams(image.token, size=size)))
+        ).size
+
+    assert size(square, 256) == (256, 256)
+    assert size(wide, 256) == (256, 159)
+    assert size(wide, 1024) == (484, 300)
 
 
 def test_render_caches_the_decoded_array_and_the_png(figure):
@@ -571,26 +585,26 @@ def test_render_caches_the_decoded_array_and_the_png(figure):
     cache.clear()
     slice_decode.cache_clear()
 
-    first = slice_render(slice_, window_width=400, window_center=40)
+    soft = RenderParams(slice_.token, window_width=400, window_center=40)
+    brain = RenderParams(slice_.token, window_width=80, window_center=40)
+    first = slice_render(slice_, soft)
     assert slice_decode.cache_info().misses == 1
     # A new window re-renders from the decoded array: no second read or decode.
-    slice_render(slice_, window_width=80, window_center=40)
+    slice_render(slice_, brain)
     info = slice_decode.cache_info()
     assert (info.hits, info.misses) == (1, 1)
     # A rendering asked for once is not written to the store (most windows a reader passes
     # through are never asked for again); asked for a second time it is rendered and stored.
-    key = slice_render_key(slice_, window_width=400, window_center=40)
+    key = soft.key()
     assert render_cache_get(key) is None
     assert not render_cache_dir().exists()
-    assert slice_render(slice_, window_width=400, window_center=40) == first
+    assert slice_render(slice_, soft) == first
     info = slice_decode.cache_info()
     assert (info.hits, info.misses) == (2, 1)
     assert render_cache_get(key) == first
     assert list(render_cache_dir().rglob("*"))  # on disk, under MEDIA_ROOT by default
     # From then on the same parameters come straight from the store (shared by all workers).
-    assert slice_render(slice_, window_width=400, window_center=40) == first
+    assert slice_render(slice_, soft) == first
     assert slice_decode.cache_info() == info
-    assert render_cache_get(slice_render_key(slice_, window_width=80, window_center=40)) is None
-    assert key != slice_render_key(slice_, window_width=400, window_center=40, invert=True)
-    assert key != slice_render_key(slice_, window_width=400, window_center=40, max_size=256)
+    assert render_cache_get(brain.key()) is None
     assert slice_.token in key and " " not in key

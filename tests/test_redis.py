@@ -98,7 +98,8 @@ def test_a_value_cached_by_one_process_is_read_by_another(server):
 @pytest.mark.django_db
 def test_renders_are_stored_in_redis_not_on_disk(redis_settings, server, settings):
     from cases.imaging.ingest import slice_create_from_bytes
-    from cases.imaging.render import render_cache_dir, slice_render, slice_render_key
+    from cases.imaging.params import RenderParams
+    from cases.imaging.render import render_cache_dir, slice_render
     from cases.models import Case, Figure
 
     case = Case.objects.create(slug="redis-case", title="Redis", status=Case.Status.PUBLISHED)
@@ -109,8 +110,9 @@ def test_renders_are_stored_in_redis_not_on_disk(redis_settings, server, setting
         figure=figure, name="grey.png", data=buffer.getvalue(), position=0
     )
 
-    data = slice_render(image, window_width=200, window_center=100)
-    key = slice_render_key(image, window_width=200, window_center=100)
+    params = RenderParams(image.token, window_width=200, window_center=100)
+    data = slice_render(image, params)
+    key = params.key()
     stored = list(server.scan_iter(f"{redis_settings}:*{key}"))
     assert len(stored) == 1
     assert not render_cache_dir().exists()
@@ -118,5 +120,5 @@ def test_renders_are_stored_in_redis_not_on_disk(redis_settings, server, setting
     from django.core.cache import cache
 
     cache.set(key, b"from redis")
-    assert slice_render(image, window_width=200, window_center=100) == b"from redis"
+    assert slice_render(image, params) == b"from redis"
     assert data.startswith(b"\x89PNG")

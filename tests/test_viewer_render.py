@@ -17,13 +17,17 @@ from django.test.utils import CaptureQueriesContext
 from PIL import Image
 
 from cases.imaging.ingest import slice_create_from_bytes
+from cases.imaging.params import RenderParams
 from cases.imaging.render import slice_decode, slice_render
-from cases.imaging.viewstate import slice_image_url
 from cases.models import Annotation, Case, Figure, Slice
 
 pytestmark = pytest.mark.django_db
 
 CT_ZIP = Path(__file__).resolve().parent.parent / "cases" / "demo" / "dicom" / "ct-head-ge.zip"
+
+
+def slice_image_url(image: Slice, **params) -> str:
+    return RenderParams(image.token, **params).url()
 
 
 def linear_voi(hu: float, width: float, center: float) -> int:
@@ -100,7 +104,8 @@ def test_annotations_are_drawn_only_on_their_slice_and_only_when_asked(client, c
     arrow = Annotation.objects.create(figure=ct_figure, x=0.5, y=0.5, angle=225, slice_index=14)
     annotated, other = ct_figure.slices.get(position=14), ct_figure.slices.get(position=2)
     plain = png(client.get(slice_image_url(annotated, window_width=80, window_center=40)))
-    drawn = slice_render(annotated, window_width=80, window_center=40, annotations=[arrow])
+    params = RenderParams(annotated.token, window_width=80, window_center=40)
+    drawn = slice_render(annotated, params, annotations=[arrow])
     drawn = np.asarray(Image.open(io.BytesIO(drawn)))
     assert drawn.shape == (512, 512, 3)
     yellow = (drawn[..., 0] > 200) & (drawn[..., 1] > 170) & (drawn[..., 2] < 80)
@@ -200,8 +205,8 @@ def test_other_slices_of_a_stack_seen_published_render_without_a_query(client, c
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)
     assert response.status_code == 200 and len(queries) == 0
-    assert response.content == slice_render(stack[9], window_width=350, window_center=45,
-                                            fmt="jpeg")  # fmt: skip
+    params = RenderParams(stack[9].token, window_width=350, window_center=45, fmt="jpeg")
+    assert response.content == slice_render(stack[9], params)
     # The figure's default window needs the figure as it is now: one query.
     with CaptureQueriesContext(connection) as queries:
         assert client.get(slice_image_url(stack[9])).status_code == 200

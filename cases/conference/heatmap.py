@@ -10,8 +10,8 @@ import io
 import numpy as np
 from PIL import Image, ImageDraw
 
+from cases.imaging.params import RenderParams, window_param
 from cases.imaging.render import slice_render
-from cases.imaging.viewstate import window_param
 from cases.models import Slice
 
 GRID = 96  # density bins along the longer side
@@ -47,13 +47,14 @@ def heatmap_render(
     ``points`` are in the slice's own pixels, as stored with each vote.
     """
     width, center = window_param(view)
-    base = slice_render(
-        image,
+    params = RenderParams(
+        image.token,
         window_width=width,
         window_center=center,
         invert=view.get("invert") == "1",
-        max_size=max_size,
+        size=max_size,
     )
+    base = slice_render(image, params)
     picture = Image.open(io.BytesIO(base)).convert("RGB")
     out_w, out_h = picture.size
     scale_x = out_w / (image.width or out_w)

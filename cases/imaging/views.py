@@ -6,7 +6,6 @@ and unknown mode's figure pages (which pass their own ``base_url`` and caption).
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections.abc import Mapping
@@ -28,17 +27,16 @@ from django_htmx.middleware import HtmxDetails
 
 from cases.models import Case, Figure, Slice
 
+from .params import FORMATS, RenderParams
 from .render import (
-    FORMATS,
     annotations_digest,
     annotations_for_slice,
     render_cache_get,
     render_etag,
-    render_key,
     slice_render,
-    slice_render_key,
+    slice_render_params,
 )
-from .viewstate import RENDER_SIZES, ViewState, window_param
+from .viewstate import ViewState
 
 # Rendered images never change under their URL (the token names an immutable file and every
 # parameter is in the query string), so browsers may keep them for a year.
@@ -56,7 +54,6 @@ _RENDER_FIELDS = (
     "figure_id", "position", "token", "image", "kind", "inverted",
     "figure__window_width", "figure__window_center", "figure__case__status",
 )  # fmt: skip
-_DIGEST = re.compile(r"[0-9a-f]{10}")
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -166,25 +163,25 @@ def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpRespo
     one query finds the slice's stack, figure and case. Unreadable parameters are a 400,
     out-of-range ones are clamped.
     """
-    params = _render_params(request.GET)
+    params = RenderParams.from_query(token, request.GET, fmt=fmt)
     if params is None:
         return HttpResponseBadRequest("Bad image parameters.")
     client_etags = _client_etags(request)
-    if response := _image_without_query(token, fmt, params, client_etags):
+    if response := _image_without_query(params, client_etags):
         return response
-    render_args = {k: v for k, v in params.items() if k != "annotations"}
     image = _get_slice_for_user(request, token)
     annotations = []
-    if params["annotations"]:
+    if params.annotations:
         # Drawn only for the digest of the current annotations, which a page may print only
         # where they may be shown: a made-up ``ann`` does not reveal them (unknown mode).
         drawn = annotations_for_slice(image.figure.annotations.all(), image)
-        if annotations_digest(drawn) == params["annotations"]:
+        if annotations_digest(drawn) == params.annotations:
             annotations = drawn
-    etag = render_etag(slice_render_key(image, annotations=annotations, fmt=fmt, **render_args))
+    params = slice_render_params(image, params, annotations=annotations)
+    etag = render_etag(params.key())
     if etag in client_etags or "*" in client_etags:
         return _not_modified(etag)
-    data = slice_render(image, annotations=annotations, fmt=fmt, **render_args)
+    data = slice_render(image, params, annotations=annotations)
     return _image_response(data, fmt, etag)
 
 
@@ -195,10 +192,10 @@ def published_image(request: HttpRequest, token: str, fmt: str) -> HttpResponse 
     in the last ``PUBLISHED_MEMORY_SECONDS``. ``cases.imaging.middleware`` asks this before
     sessions, CSRF and authentication run, as whitenoise does for static files.
     """
-    params = _render_params(request.GET)
+    params = RenderParams.from_query(token, request.GET, fmt=fmt)
     if params is None:
         return None
-    return _image_without_query(token, fmt, params, _client_etags(request))
+    return _image_without_query(params, _client_etags(request))
 
 
 def _client_etags(request: HttpRequest) -> set[str]:
@@ -208,27 +205,22 @@ def _client_etags(request: HttpRequest) -> set[str]:
     return {t.removeprefix("W/") for t in parse_etags(header)}
 
 
-def _image_without_query(
-    token: str, fmt: str, params: dict, client_etags: set[str]
-) -> HttpResponse | None:
-    if params["window_width"] is None or not _TOKEN.fullmatch(token):
+def _image_without_query(params: RenderParams, client_etags: set[str]) -> HttpResponse | None:
+    if params.window_width is None or not _TOKEN.fullmatch(params.token):
         return None
     # The URL names the whole rendering: answer from the ETag, the render store, or a slice
     # of a stack seen published moments ago.
-    key = render_key(token, fmt=fmt, **params)
+    key = params.key()
     etag = render_etag(key)
     if etag in client_etags:
         return _not_modified(etag)
-    until, stack, index = _published_until.get(token, (0.0, [], 0))
+    until, stack, index = _published_until.get(params.token, (0.0, [], 0))
     if until <= time.monotonic():
         return None
-    if params["annotations"]:
-        # Drawn only after the view's check of the digest: here, only if already stored.
-        data = render_cache_get(key)
-    else:
-        render_args = {k: v for k, v in params.items() if k != "annotations"}
-        data = slice_render(stack[index], fmt=fmt, **render_args)  # the store first
-    return None if data is None else _image_response(data, fmt, etag)
+    # Annotations are drawn only after the view's check of the digest: here, an annotated
+    # rendering is served only if already stored; a plain one from the store or rendered.
+    data = render_cache_get(key) if params.annotations else slice_render(stack[index], params)
+    return None if data is None else _image_response(data, params.fmt, etag)
 
 
 def _image_response(data: bytes, fmt: str, etag: str) -> HttpResponse:
@@ -256,35 +248,3 @@ def _not_modified(etag: str) -> HttpResponse:
     response["ETag"] = etag
     response["Cache-Control"] = IMAGE_CACHE_CONTROL
     return response
-
-
-def _render_params(query: Mapping[str, str]) -> dict | None:
-    """Keyword arguments for ``render_key`` from an image URL, or None if unreadable."""
-    for name in ("ww", "wc", "zoom", "cx", "cy", "size"):
-        value = query.get(name)
-        if value is not None and not _is_number(value):
-            return None
-    width, center = window_param(query)
-    size = int(float(query.get("size") or 0))
-    if size and size not in RENDER_SIZES:
-        return None
-    digest = query.get("ann", "")
-    if digest and not _DIGEST.fullmatch(digest):
-        return None
-    return {
-        "window_width": width,
-        "window_center": center,
-        "invert": query.get("invert") == "1",
-        "max_size": size or None,
-        "zoom": float(query.get("zoom") or 1),
-        "cx": float(query.get("cx") or 0.5),
-        "cy": float(query.get("cy") or 0.5),
-        "annotations": digest,
-    }
-
-
-def _is_number(value: str) -> bool:
-    try:
-        return math.isfinite(float(value))
-    except ValueError:
-        return False

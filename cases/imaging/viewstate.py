@@ -25,16 +25,10 @@ from urllib.parse import urlencode
 
 from django.urls import reverse
 
-from cases.models import Annotation, Figure, Slice
+from cases.models import Figure, Slice
 
-from .render import (
-    ZOOM_MAX,
-    annotations_digest,
-    annotations_for_slice,
-    output_size,
-    slice_pixels,
-    zoom_normalise,
-)
+from .params import ZOOM_MAX, RenderParams, query_float, window_param, zoom_normalise
+from .render import annotations_digest, annotations_for_slice, output_size, slice_pixels
 
 # (label, width, centre); the figure's own (and the DICOM header's) window come first.
 CT_PRESETS: tuple[tuple[str, float, float], ...] = (
@@ -52,22 +46,12 @@ GREY8_PRESETS: tuple[tuple[str, float | None, float | None], ...] = (
     ("Brighter", 256, 96),
     ("Darker", 256, 160),
 )
-RENDER_SIZES = (256, 512, 1024, 2048)
 VIEWER_SIZE = 1024  # longest side of the viewer's image
-# JPEG at quality 90: a third of a PNG's bytes and its encoding (1 ms against 5 for a 512 CT
-# slice), so scrolling and dragging a window keep up; the PNG stays one URL away.
+# JPEG at quality 90: far fewer bytes than a PNG and quicker to encode, so scrolling and
+# dragging a window keep up; the PNG stays one URL away.
 VIEWER_FORMAT = "jpeg"
 ZOOM_STEPS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 PAN_STEP = 0.25  # of the visible width or height
-WINDOW_LIMIT = 100_000.0
-
-
-def _float_param(query: Mapping[str, str], name: str) -> float | None:
-    try:
-        value = float(query.get(name, ""))
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
 
 
 def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
@@ -75,16 +59,6 @@ def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
         return int(query.get(name, default))
     except (TypeError, ValueError):
         return default
-
-
-def window_param(query: Mapping[str, str]) -> tuple[float | None, float | None]:
-    """(ww, wc) from a query string, or (None, None) if either is missing or unusable."""
-    width, center = _float_param(query, "ww"), _float_param(query, "wc")
-    if width is None or center is None:
-        return None, None
-    width = min(max(width, 1.0), 2 * WINDOW_LIMIT)
-    center = min(max(center, -WINDOW_LIMIT), WINDOW_LIMIT)
-    return width, center
 
 
 def click_param(query: Mapping[str, str]) -> tuple[float, float] | None:
@@ -103,42 +77,6 @@ def click_param(query: Mapping[str, str]) -> tuple[float, float] | None:
 
 def _number(value: float) -> str:
     return f"{value:g}"
-
-
-def slice_image_url(
-    image: Slice,
-    *,
-    window_width: float | None = None,
-    window_center: float | None = None,
-    invert: bool = False,
-    size: int | None = None,
-    zoom: float = 1.0,
-    cx: float = 0.5,
-    cy: float = 0.5,
-    annotations: str = "",
-    fmt: str = "png",
-) -> str:
-    """The URL of one rendered slice; every parameter is explicit so it can be cached forever.
-
-    The URL names the slice by its random token only: no case, slug or file name.
-    ``annotations`` is the digest of the annotations to draw (``render.annotations_digest``).
-    """
-    params: dict[str, str | int] = {}
-    if window_width is not None and window_center is not None:
-        params["ww"] = _number(window_width)
-        params["wc"] = _number(window_center)
-    if invert:
-        params["invert"] = 1
-    zoom, cx, cy = zoom_normalise(zoom, cx, cy)
-    if zoom > 1:
-        params |= {"zoom": _number(zoom), "cx": f"{cx:.4g}", "cy": f"{cy:.4g}"}
-    if annotations:
-        params["ann"] = annotations
-    if size:
-        params["size"] = size
-    name = "cases:slice_image_jpeg" if fmt == "jpeg" else "cases:slice_image"
-    base = reverse(name, args=[image.token])
-    return f"{base}?{urlencode(params)}" if params else base
 
 
 @dataclass(frozen=True)
@@ -216,9 +154,9 @@ class ViewState:
         width, center = window_param(query)
         if width is None:
             width, center = default.window_width, default.window_center
-        zoom = _float_param(query, "zoom") or 1.0
-        cx = _float_param(query, "cx")
-        cy = _float_param(query, "cy")
+        zoom = query_float(query, "zoom") or 1.0
+        cx = query_float(query, "cx")
+        cy = query_float(query, "cy")
         zoom, cx, cy = zoom_normalise(zoom, 0.5 if cx is None else cx, 0.5 if cy is None else cy)
         state = replace(
             default,
@@ -258,10 +196,6 @@ class ViewState:
         return self.index + 1
 
     # --- window --------------------------------------------------------------------------
-
-    @property
-    def is_windowable(self) -> bool:
-        return self.slice is not None
 
     @property
     def is_hu(self) -> bool:
@@ -371,14 +305,6 @@ class ViewState:
     # --- annotations ---------------------------------------------------------------------
 
     @cached_property
-    def slice_annotations(self) -> list[Annotation]:
-        """The annotations that belong to the current slice, if they may be shown at all."""
-        current = self.slice
-        if current is None or not self.annotations_allowed:
-            return []
-        return annotations_for_slice(self.figure.annotations.all(), current)
-
-    @cached_property
     def has_annotations(self) -> bool:
         """Whether the figure has annotations the viewer may offer to show."""
         return self.annotations_allowed and bool(self.figure.annotations.all())
@@ -470,17 +396,15 @@ class ViewState:
             return 0, 0
         return output_size(current.width, current.height, VIEWER_SIZE)
 
-    def image_url(self, *, size: int | None = VIEWER_SIZE, index: int | None = None) -> str:
-        """The rendered image of the current (or the ``index``-th) slice in this view."""
-        if not self.slices:
-            return ""
-        current = self.slices[self.index if index is None else index]
+    def render_params(self, *, size: int | None = VIEWER_SIZE, index: int) -> RenderParams:
+        """The rendering of the ``index``-th slice in this view."""
+        current = self.slices[index]
         digest = ""
         if self.annotations and self.annotations_allowed:
             drawn = annotations_for_slice(self.figure.annotations.all(), current)
             digest = annotations_digest(drawn)
-        return slice_image_url(
-            current,
+        return RenderParams(
+            current.token,
             window_width=self.window_width,
             window_center=self.window_center,
             invert=self.invert,
@@ -491,6 +415,12 @@ class ViewState:
             annotations=digest,
             fmt=VIEWER_FORMAT,
         )
+
+    def image_url(self, *, size: int | None = VIEWER_SIZE, index: int | None = None) -> str:
+        """The rendered image of the current (or the ``index``-th) slice in this view."""
+        if not self.slices:
+            return ""
+        return self.render_params(size=size, index=self.index if index is None else index).url()
 
     @property
     def preload_urls(self) -> list[str]:
