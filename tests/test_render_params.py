@@ -84,7 +84,7 @@ def test_an_unmagnified_view_has_one_key_whatever_its_centre():
         RenderParams(TOKEN, fmt="jpeg"),
         RenderParams(TOKEN, window_width=1500, window_center=-600, size=256),
         RenderParams(TOKEN, zoom=8, cx=0.9, cy=0.1, annotations="abcdef0123"),
-        RenderParams(TOKEN, zoom=1.5, cx=1 / 3, cy=2 / 3),
+        RenderParams(TOKEN, zoom=4, cx=0.3141, cy=0.6789),
     ],
 )
 def test_the_url_reads_back_as_the_same_params(params):
