@@ -20,6 +20,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from .forms import DifferentialForm
+from .http import HtmxHttpRequest, render_page
 from .imaging.views import viewer_context
 from .library.cards import difficulty_level
 from .library.search import Mode
@@ -276,7 +277,7 @@ def unknown_library(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @vary_on_headers("HX-Request")
-def unknown_step(request: HttpRequest, public_id: str, step: int = 1) -> HttpResponse:
+def unknown_step(request: HtmxHttpRequest, public_id: str, step: int = 1) -> HttpResponse:
     case = _get_case_for_user(request, public_id)
     steps = case_steps(case)
     if step not in steps:
@@ -294,12 +295,11 @@ def unknown_step(request: HttpRequest, public_id: str, step: int = 1) -> HttpRes
         progress.reached = step
         progress.save(request, case)
     context = _step_context(request, case, step, steps)
-    template = "cases/unknown/step.html#step" if request.htmx else "cases/unknown/step.html"
-    return render(request, template, context)
+    return render_page(request, "cases/unknown/step.html", context, partial="step")
 
 
 @require_http_methods(["POST"])
-def unknown_differential(request: HttpRequest, public_id: str) -> HttpResponse:
+def unknown_differential(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """Commit (or skip) the learner's ranked differential, then show the author's."""
     case = _get_case_for_user(request, public_id)
     steps = case_steps(case)
@@ -310,8 +310,7 @@ def unknown_differential(request: HttpRequest, public_id: str) -> HttpResponse:
     form = DifferentialForm(request.POST)
     if not form.is_valid():
         context = _step_context(request, case, step, steps) | {"form": form}
-        template = "cases/unknown/step.html#step" if request.htmx else "cases/unknown/step.html"
-        return render(request, template, context, status=422)
+        return render_page(request, "cases/unknown/step.html", context, partial="step", status=422)
     if not progress.committed:
         # The first answer counts; a resubmitted form changes nothing.
         skipped = "skip" in request.POST or not form.choices
@@ -356,7 +355,7 @@ def unknown_history(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @vary_on_headers("HX-Request")
-def unknown_figure(request: HttpRequest, public_id: str, number: int) -> HttpResponse:
+def unknown_figure(request: HtmxHttpRequest, public_id: str, number: int) -> HttpResponse:
     """One figure's viewer in unknown mode, as far as this browser has got in the case."""
     case = _get_case_for_user(request, public_id)
     reached = RevealStep.DISCUSSION if _is_staff(request) else Progress.load(request, case).reached

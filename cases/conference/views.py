@@ -28,12 +28,12 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.http import parse_etags
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from cases.imaging.views import HtmxHttpRequest, viewer_context
+from cases.http import HtmxHttpRequest, client_etags, render_page
+from cases.imaging.views import viewer_context
 from cases.imaging.viewstate import ViewState
 from cases.models import RevealStep
 from cases.unknown import case_steps, step_reveal
@@ -280,8 +280,7 @@ def live(request: HtmxHttpRequest, code: str) -> HttpResponse:
     if not request.htmx:
         return redirect("cases:conference_audience", _normalise(code))
     state = _get_live_or_404(code)
-    client = {t.removeprefix("W/") for t in parse_etags(request.headers.get("If-None-Match", ""))}
-    if state.etag in client:
+    if state.etag in client_etags(request):
         response = HttpResponseNotModified()
     else:
         response = HttpResponse(_live_html(request, state))
@@ -509,8 +508,7 @@ def conference_new(request: HttpRequest) -> HttpResponse:
 def console(request: HtmxHttpRequest, code: str) -> HttpResponse:
     conference = _get_conference_for_presenter(request, code)
     context = _console_context(request, conference)
-    template = "cases/conference/console.html"
-    return render(request, f"{template}#console" if request.htmx else template, context)
+    return render_page(request, "cases/conference/console.html", context, partial="console")
 
 
 @login_required
@@ -612,16 +610,14 @@ def action(request: HtmxHttpRequest, code: str) -> HttpResponse:
         items = services.conference_items(conference)
         item = services.current_item(state, items)
         error = _question_action(request, conference, state, item, name)
-    if not request.htmx:
-        if error:
-            context = _console_context(request, conference) | {"error": error}
-            return render(request, "cases/conference/console.html", context, status=422)
+    if not request.htmx and not error:
         return redirect(conference)
     context = _console_context(request, conference) | {"error": error}
-    return render(
+    return render_page(
         request,
-        "cases/conference/console.html#console",
+        "cases/conference/console.html",
         context,
+        partial="console",
         status=422 if error else 200,
     )
 

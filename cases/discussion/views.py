@@ -17,6 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from ..http import HtmxHttpRequest, render_page
 from ..models import Case
 from .context import comments_decorate, thread_comments, thread_context
 from .forms import CommentEditForm, CommentForm, ModerationForm, ReportForm
@@ -61,7 +62,7 @@ def _get_comment_for_user(
     return comment
 
 
-def _login_response(request: HttpRequest) -> HttpResponse:
+def _login_response(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx:
         # Send the whole page to the log-in form, and back to where the member was.
         back = request.htmx.current_url_abs_path or "/"
@@ -107,7 +108,7 @@ def _redirect(url: str) -> HttpResponseRedirect:
     return response
 
 
-def _comment_response(request: HttpRequest, comment: Comment) -> HttpResponse:
+def _comment_response(request: HtmxHttpRequest, comment: Comment) -> HttpResponse:
     """After a change to one comment: the comment's fragment, or back to its permalink."""
     if request.htmx:
         return render(request, f"{THREAD_PAGE}#comment", {"comment": comment})
@@ -117,16 +118,15 @@ def _comment_response(request: HttpRequest, comment: Comment) -> HttpResponse:
 @require_GET
 @vary_on_headers("HX-Request")
 @_login_guard
-def thread(request: HttpRequest, public_id: str) -> HttpResponse:
+def thread(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """The whole thread on its own page; htmx gets the thread fragment (pagination)."""
     case = _get_case_for_user(request, public_id)
     context = thread_context(request, case)
     context["from_unknown"] = request.GET.get("from") == "unknown"
-    template = f"{THREAD_PAGE}#thread" if request.htmx else THREAD_PAGE
-    return render(request, template, context)
+    return render_page(request, THREAD_PAGE, context, partial="thread")
 
 
-def _form_failed(request: HttpRequest, case: Case, form: CommentForm, status: int):
+def _form_failed(request: HtmxHttpRequest, case: Case, form: CommentForm, status: int):
     context = thread_context(request, case, form=form, next_url=request.POST.get("next", ""))
     if request.htmx:
         return render(request, f"{THREAD_PAGE}#thread", context)
@@ -136,7 +136,7 @@ def _form_failed(request: HttpRequest, case: Case, form: CommentForm, status: in
 @require_POST
 @vary_on_headers("HX-Request")
 @_login_guard
-def comment_post(request: HttpRequest, public_id: str) -> HttpResponse:
+def comment_post(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """Post a comment or a reply. A repeated submit of one form makes no second comment."""
     case = _get_case_for_user(request, public_id, write=True)
     form = CommentForm(request.POST, case=case)
@@ -168,7 +168,7 @@ def comment_post(request: HttpRequest, public_id: str) -> HttpResponse:
 @require_POST
 @vary_on_headers("HX-Request")
 @_login_guard
-def comment_preview(request: HttpRequest, public_id: str) -> HttpResponse:
+def comment_preview(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """Show the comment as it will look; nothing is saved."""
     case = _get_case_for_user(request, public_id, write=True)
     form = CommentForm(request.POST, case=case)
@@ -194,7 +194,7 @@ def comment_preview(request: HttpRequest, public_id: str) -> HttpResponse:
 @require_GET
 @vary_on_headers("HX-Request")
 @_login_guard
-def comment_detail(request: HttpRequest, public_id: str, pk: int) -> HttpResponse:
+def comment_detail(request: HtmxHttpRequest, public_id: str, pk: int) -> HttpResponse:
     """A comment's permalink: its conversation (the top-level comment and every reply)."""
     comment = _get_comment_for_user(request, public_id, pk)
     if request.htmx:
@@ -222,7 +222,7 @@ def _conversation_page(
 @require_GET
 @vary_on_headers("HX-Request")
 @_login_guard
-def reply_form(request: HttpRequest, public_id: str, pk: int) -> HttpResponse:
+def reply_form(request: HtmxHttpRequest, public_id: str, pk: int) -> HttpResponse:
     """The reply form under a comment (in place with htmx, on the permalink page without)."""
     comment = _get_comment_for_user(request, public_id, pk, write=True)
     if not comment.can_reply:
@@ -243,7 +243,7 @@ def reply_form(request: HttpRequest, public_id: str, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @vary_on_headers("HX-Request")
 @_login_guard
-def comment_edit_view(request: HttpRequest, public_id: str, pk: int) -> HttpResponse:
+def comment_edit_view(request: HtmxHttpRequest, public_id: str, pk: int) -> HttpResponse:
     """Edit one's own comment within the edit window."""
     comment = _get_comment_for_user(request, public_id, pk, write=True)
     if not comment.is_editable_by(request.user):
@@ -285,7 +285,9 @@ def comment_delete_view(request: HttpRequest, public_id: str, pk: int) -> HttpRe
 @require_http_methods(["GET", "POST"])
 @vary_on_headers("HX-Request")
 @_login_guard
-def comment_moderate(request: HttpRequest, public_id: str, pk: int, action: str) -> HttpResponse:
+def comment_moderate(
+    request: HtmxHttpRequest, public_id: str, pk: int, action: str
+) -> HttpResponse:
     """Hide or restore a comment, with a reason that goes into the audit trail."""
     comment = _get_comment_for_user(request, public_id, pk, write=True)
     if not user_is_moderator(request.user):
@@ -306,7 +308,7 @@ def comment_moderate(request: HttpRequest, public_id: str, pk: int, action: str)
 @require_http_methods(["GET", "POST"])
 @vary_on_headers("HX-Request")
 @_login_guard
-def comment_report(request: HttpRequest, public_id: str, pk: int) -> HttpResponse:
+def comment_report(request: HtmxHttpRequest, public_id: str, pk: int) -> HttpResponse:
     """Flag a comment for the moderators."""
     comment = _get_comment_for_user(request, public_id, pk, write=True)
     if not comment.can_report:
@@ -331,7 +333,7 @@ def comment_report(request: HttpRequest, public_id: str, pk: int) -> HttpRespons
 @require_POST
 @vary_on_headers("HX-Request")
 @_login_guard
-def thread_follow(request: HttpRequest, public_id: str) -> HttpResponse:
+def thread_follow(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """Follow or stop following a thread (``following=1`` or ``0``)."""
     case = _get_case_for_user(request, public_id, write=True)
     follow = follow_set(

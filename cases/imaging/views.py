@@ -18,13 +18,12 @@ from django.http import (
     HttpResponseNotModified,
     HttpResponseRedirect,
 )
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils.http import parse_etags
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.middleware import HtmxDetails
 
+from cases.http import HtmxHttpRequest, client_etags, render_page
 from cases.models import Case, Figure, Slice
 
 from .params import FORMATS, RenderParams
@@ -54,10 +53,6 @@ _RENDER_FIELDS = (
     "figure_id", "position", "token", "image", "kind", "inverted",
     "figure__window_width", "figure__window_center", "figure__case__status",
 )  # fmt: skip
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 def _get_figure_for_user(request: HttpRequest, slug: str, number: int) -> Figure:
@@ -148,9 +143,9 @@ def figure(request: HtmxHttpRequest, slug: str, number: int) -> HttpResponse:
     if not request.htmx and ("at" in request.GET or "at.x" in request.GET):
         # A click on the image without JavaScript: show the magnified view at its own URL.
         return HttpResponseRedirect(view.url())
-    if request.htmx:
-        return render(request, "cases/figure.html#viewer", context)
-    return render(request, "cases/figure.html", context | {"case": figure.case})
+    return render_page(
+        request, "cases/figure.html", context | {"case": figure.case}, partial="viewer"
+    )
 
 
 @require_GET
@@ -166,8 +161,8 @@ def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpRespo
     params = RenderParams.from_query(token, request.GET, fmt=fmt)
     if params is None:
         return HttpResponseBadRequest("Bad image parameters.")
-    client_etags = _client_etags(request)
-    if response := _image_without_query(params, client_etags):
+    etags = client_etags(request)
+    if response := _image_without_query(params, etags):
         return response
     image = _get_slice_for_user(request, token)
     annotations = []
@@ -179,7 +174,7 @@ def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpRespo
             annotations = drawn
     params = slice_render_params(image, params, annotations=annotations)
     etag = render_etag(params.key())
-    if etag in client_etags or "*" in client_etags:
+    if etag in etags or "*" in etags:
         return _not_modified(etag)
     data = slice_render(image, params, annotations=annotations)
     return _image_response(data, fmt, etag)
@@ -195,24 +190,17 @@ def published_image(request: HttpRequest, token: str, fmt: str) -> HttpResponse 
     params = RenderParams.from_query(token, request.GET, fmt=fmt)
     if params is None:
         return None
-    return _image_without_query(params, _client_etags(request))
+    return _image_without_query(params, client_etags(request))
 
 
-def _client_etags(request: HttpRequest) -> set[str]:
-    # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x". Read from META:
-    # ``request.headers`` would first sort out every header a browser sent.
-    header = request.META.get("HTTP_IF_NONE_MATCH", "")
-    return {t.removeprefix("W/") for t in parse_etags(header)}
-
-
-def _image_without_query(params: RenderParams, client_etags: set[str]) -> HttpResponse | None:
+def _image_without_query(params: RenderParams, etags: set[str]) -> HttpResponse | None:
     if params.window_width is None or not _TOKEN.fullmatch(params.token):
         return None
     # The URL names the whole rendering: answer from the ETag, the render store, or a slice
     # of a stack seen published moments ago.
     key = params.key()
     etag = render_etag(key)
-    if etag in client_etags:
+    if etag in etags:
         return _not_modified(etag)
     until, stack, index = _published_until.get(params.token, (0.0, [], 0))
     if until <= time.monotonic():
