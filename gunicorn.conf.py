@@ -1,7 +1,7 @@
 """gunicorn settings for CaseViewer (`gunicorn -c gunicorn.conf.py caseviewer.wsgi`).
 
 Environment: HOST, PORT, WORKERS, GUNICORN_TIMEOUT. Sync workers: image renders are
-CPU-bound and short; the audience's polling is answered with 304s in about a millisecond.
+CPU-bound and short, and the audience's polling is mostly answered with quick 304s.
 """
 
 import os
@@ -14,9 +14,8 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 30
 keepalive = 5
 # Recycle workers now and then so a slow leak never grows; jitter avoids all at once. Not
-# often: a new worker costs about 0.7 s of CPU to start and begins with cold caches (decoded
-# slices, published stacks), and at 2,000 a worker serving images restarted every few
-# seconds (one A/B run on one core: cached images +7%, static files and 304s +25-30%).
+# often: a new worker costs CPU to start and begins with cold caches (decoded slices,
+# published stacks), and a worker serving images would otherwise restart every few seconds.
 max_requests = 50_000
 max_requests_jitter = 5_000
 # Django logs every request as JSON (caseviewer.operations); gunicorn logs its own errors.

@@ -35,7 +35,7 @@ def published_images(get_response: Callable[[HttpRequest], HttpResponse]):
     """Answer an image request from ``published_image`` when it can, like whitenoise.
 
     An image of a stack seen published moments ago (or a 304) needs no session, CSRF check,
-    user or URL resolution; skipping them is about half the cost of serving a stored image.
+    user or URL resolution, which would cost more than serving the stored image itself.
     Everything else (drafts, the first request for a stack in this worker, bad parameters)
     goes on through the whole stack to the view.
     """
@@ -58,12 +58,11 @@ def _published_answer(request: HttpRequest) -> HttpResponse | None:
 def published_images_wsgi(application: Callable) -> Callable:
     """``application`` (Django's), with published images answered before its handler.
 
-    Skipping Django's handler (its signals, URL prefix and exception layers) serves a fifth
-    more stored renders per second through gunicorn (4,200-4,400 against 3,600-3,700: as fast
-    as whitenoise serves the same bytes), a tenth more 304s, and 3-7% more uncached renders,
-    whose cost is the rendering. What ``published_image`` cannot answer, or fails on, goes to
-    ``application`` untouched, where the middleware and the view answer it (and report any
-    error) as for any request.
+    Skipping Django's handler (its signals, URL prefix and exception layers) lets a worker
+    serve a stored render about as fast as whitenoise serves the same bytes as a static file
+    (``bench/viewer.py`` measures both). What ``published_image`` cannot answer, or fails on, goes to ``application``
+    untouched, where the middleware and the view answer it (and report any error) as for any
+    request.
     """
     outer = _middleware_above(lambda request: request.published_response)
 
