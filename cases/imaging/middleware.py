@@ -60,9 +60,9 @@ def published_images_wsgi(application: Callable) -> Callable:
 
     Skipping Django's handler (its signals, URL prefix and exception layers) lets a worker
     serve a stored render about as fast as whitenoise serves the same bytes as a static file
-    (``bench/viewer.py`` measures both). What ``published_image`` cannot answer, or fails on, goes to ``application``
-    untouched, where the middleware and the view answer it (and report any error) as for any
-    request.
+    (``bench/viewer.py`` measures both). What ``published_image`` cannot answer, or fails on,
+    goes to ``application`` untouched, where the middleware and the view answer it (and report
+    any error) as for any request.
     """
     outer = _middleware_above(lambda request: request.published_response)
 
