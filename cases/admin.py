@@ -49,7 +49,7 @@ def _thumbnail(image: Slice | None) -> str:
 class AuthorInline(admin.TabularInline):
     model = Author
     extra = 0
-    fields = ["order", "name", "affiliation_marks", "is_corresponding", "user"]
+    fields = ["order", "name", "is_organisation", "affiliation_marks", "is_corresponding", "user"]
     autocomplete_fields = ["user"]
 
 
@@ -128,7 +128,7 @@ class CaseAdmin(admin.ModelAdmin):
                     ("journal", "year", "month"),
                     ("volume", "issue", "pages"),
                     "doi",
-                    "article_url",
+                    ("article_url", "accessed"),
                 ],
             },
         ),
@@ -143,6 +143,7 @@ class CaseAdmin(admin.ModelAdmin):
                     "findings",
                     "differential",
                     "diagnosis",
+                    "diagnosis_by",
                     "treatment",
                     "discussion",
                     "teaching_point",

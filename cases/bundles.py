@@ -17,6 +17,7 @@ here is skipped, so importing a bundle twice adds nothing the second time.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import io
 import json
@@ -78,12 +79,17 @@ class ImportReport:
 
 
 def _fields(obj: models.Model, *, skip: Iterable[str] = ()) -> dict[str, Any]:
-    """The plain fields of ``obj`` (no relations, ids or times), by name."""
+    """The plain fields of ``obj`` (no relations, ids or times), by name; dates in ISO form."""
     skipped = _SKIPPED | set(skip)
-    return {
+    values = {
         f.name: f.value_from_object(obj)
         for f in obj._meta.concrete_fields
         if not f.is_relation and f.name not in skipped
+    }
+    # JSON has no dates; the import's field cleaning reads the ISO form back.
+    return {
+        name: value.isoformat() if isinstance(value, datetime.date) else value
+        for name, value in values.items()
     }
 
 

@@ -120,6 +120,12 @@ class Case(models.Model):
     pages = models.CharField(max_length=30, blank=True)
     doi = models.CharField("DOI", max_length=200, blank=True)
     article_url = models.URLField("article URL", max_length=500, blank=True)
+    accessed = models.DateField(
+        "accessed",
+        null=True,
+        blank=True,
+        help_text="When the source web page was read (an imported web case's access date).",
+    )
 
     abstract = models.TextField(blank=True)
     age = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Years.")
@@ -133,6 +139,11 @@ class Case(models.Model):
         "other names for the diagnosis",
         blank=True,
         help_text="One per line. Accepted as correct answers and checked for spoilers.",
+    )
+    diagnosis_by = models.TextField(
+        "diagnosis by",
+        blank=True,
+        help_text="How the diagnosis was made or confirmed, e.g. biopsy. Shown with it.",
     )
     treatment = models.TextField("treatment and follow-up", blank=True)
     discussion = models.TextField(blank=True)
@@ -222,6 +233,11 @@ class Author(models.Model):
         max_length=40, blank=True, help_text="Affiliation numbers, comma-separated: 1,2"
     )
     is_corresponding = models.BooleanField("corresponding author", default=False)
+    is_organisation = models.BooleanField(
+        "organisation",
+        default=False,
+        help_text="A body, e.g. a library: cited whole, not as surname and initials.",
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -101,3 +101,12 @@ def test_figure_view_clamps_bad_query_values(client, published_case):
         response = client.get(base + query)
         assert response.status_code == 200
         assert re.search(rb"Slice <output>[123]</output> of 3", response.content)
+
+
+def test_article_shows_how_the_diagnosis_was_made_in_its_section(client, published_case):
+    Case.objects.filter(pk=published_case.pk).update(
+        diagnosis="Arachnoid cyst", diagnosis_by="Imaging & death certificate"
+    )
+    body = client.get(published_case.get_absolute_url()).content.decode()
+    section = body[body.index('id="dx-h"') : body.index("</section>", body.index('id="dx-h"'))]
+    assert "<strong>Diagnosis by:</strong> Imaging &amp; death certificate" in section

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 import re
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
 
+from cases.importers import medpix
 from cases.library.citations import name_inverted, reference_work
+from cases.models import Case
 
 pytestmark = pytest.mark.django_db
 
@@ -134,3 +138,53 @@ def test_citations_of_drafts_are_404_for_learners(client, draft_case, staff):
 def test_citation_downloads_reject_post(client, published_case):
     url = reverse("cases:citation_ris", args=[published_case.slug])
     assert client.post(url).status_code == 405
+
+
+@pytest.fixture
+def medpix_case(monkeypatch):
+    """MPX2322 as the MedPix importer leaves it, imported on 9 March 2026."""
+    monkeypatch.setattr(medpix.timezone, "localdate", lambda: datetime.date(2026, 3, 9))
+    folder = Path(__file__).resolve().parent.parent / "cases" / "demo" / "medpix"
+    medpix.medpix_import(
+        topics_path=folder / "Case_topic.json",
+        descriptions_path=folder / "Descriptions.json",
+        images_dir=folder / "images",
+    )
+    return Case.objects.get(external_id="medpix:MPX2322")
+
+
+MEDPIX_URL = "https://medpix.nlm.nih.gov/search?allen=true&allt=true&alli=true&query=MPX2322"
+
+
+def test_medpix_case_bibtex_is_a_web_page_with_author_year_url_and_access_date(client, medpix_case):
+    text = client.get(reverse("cases:citation_bibtex", args=[medpix_case.slug])).content.decode()
+    assert re.match(r"@misc\{usnationallibraryofmedicine2026arachnoid,\n", text)
+    # The institution braced whole, so that BibTeX does not split it into names.
+    assert "  author = {{U.S. National Library of Medicine}},\n" in text
+    assert "  title = {{Arachnoid Cyst}},\n" in text
+    assert "  howpublished = {MedPix},\n" in text
+    assert "  year = {2026},\n" in text
+    assert f"  url = {{{MEDPIX_URL}}},\n" in text
+    assert "  urldate = {2026-03-09},\n" in text
+    assert "  note = {Accessed 2026-03-09}" in text
+    assert "journal =" not in text
+    assert text.count("{") == text.count("}")
+
+
+def test_medpix_case_ris_has_author_year_url_and_access_date(client, medpix_case):
+    response = client.get(reverse("cases:citation_ris", args=[medpix_case.slug]))
+    [record] = _ris_records(response.content.decode())
+    assert record[0] == ("TY", "ELEC")
+    assert _values(record, "AU") == ["U.S. National Library of Medicine"]
+    assert _values(record, "TI") == ["Arachnoid Cyst"]
+    assert _values(record, "T2") == ["MedPix"] and _values(record, "JO") == []
+    assert _values(record, "PY") == ["2026"]
+    assert _values(record, "UR") == [MEDPIX_URL]
+    assert _values(record, "Y2") == ["2026/03/09"]
+
+
+def test_medpix_article_page_links_the_source_with_its_access_date(client, medpix_case):
+    html = client.get(medpix_case.get_absolute_url()).content.decode()
+    assert "Source page</a> (accessed 9 March 2026)" in html
+    assert MEDPIX_URL.replace("&", "&amp;") in html
+    assert 'class="author">U.S. National Library of Medicine</span>' in html

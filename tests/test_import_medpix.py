@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import shutil
@@ -9,13 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from PIL import Image
 
+from cases.importers import medpix
 from cases.importers.medpix import (
     MedpixImportError,
     differential_clean,
+    discussion_join,
     medpix_import,
     references_parse,
+    text_clean,
     title_clean,
 )
 from cases.models import Case, Figure, Slice
@@ -102,7 +107,16 @@ def test_mpx2322_fields_match_the_source(media_root):
     ]
     assert case.history == raw["Case"]["History"].strip()
     assert case.treatment.startswith("-None if asymptomatic\n-Diuretic therapy")
-    assert case.discussion.startswith("Arachnoid cysts are histologically benign")
+    assert case.diagnosis_by == "MRI"
+    # The case's discussion, then the topic's, as MedPix shows them.
+    assert case.discussion == (
+        "### Case discussion\n\n"
+        + text_clean(raw["Case"]["Discussion"])
+        + "\n\n### Topic discussion\n\n"
+        + text_clean(raw["Topic"]["Disease Discussion"])
+    )
+    assert case.discussion.count("Arachnoid cysts are histologically benign") == 1
+    assert "A large study of almost 12,000 children" in case.discussion
     assert (case.acr_code, case.category) == ("1.9", "Cyst, benign")
     assert case.unknown_title == "27-year-old man, MRI"
     assert case.source == (
@@ -129,11 +143,13 @@ def test_mpx2322_fields_match_the_source(media_root):
     slice_ = figures[0].slices.get()
     assert (slice_.kind, slice_.image.name.endswith(".png")) == (Slice.Kind.GREY8, True)
     references = list(case.references.all())
-    assert len(references) == 6
+    assert len(references) == 7
     assert references[2].text == (
         "Gandy SE, Heier LA. Clinical and magnetic resonance features of primary "
         "intracranial arachnoid cysts. Ann Neurol. 1987 Apr;21(4):342-8."
     )
+    # The study the topic's discussion cites by PMID only, after the listed references.
+    assert (references[6].order, references[6].pmid) == (7, "20515330")
 
 
 def test_n_a_fields_become_empty():
@@ -172,7 +188,7 @@ def test_reimport_updates_in_place(media_root, django_capture_on_commit_callback
         "slices": sorted(Slice.objects.values_list("pk", "image")),
     }
     assert media_files(media_root) == files
-    assert Case.objects.get(external_id="medpix:MPX2322").references.count() == 6
+    assert Case.objects.get(external_id="medpix:MPX2322").references.count() == 7
 
 
 def test_reimport_replaces_a_changed_image_and_deletes_the_old_file(
@@ -354,3 +370,137 @@ def test_full_30_case_set_imports(media_root):
     )
     assert Case.objects.get(external_id="medpix:MPX1366").age is None  # MedPix's 0: not known
     assert Case.objects.get(external_id="medpix:MPX1539").unknown_title == "Patient, CT"
+
+
+# --- what the source holds beyond the case text: both discussions, "Diagnosis By", links ----
+
+
+def test_both_discussions_diagnosis_by_and_treatment_are_kept():
+    import_folder(DEMO)
+    case = Case.objects.get(external_id="medpix:MPX1366")
+    raw = raw_case("MPX1366")
+    assert case.discussion.startswith("### Case discussion\n\nThis patient’s demographics")
+    assert "### Topic discussion\n\nFibromuscular dysplasia represents" in case.discussion
+    assert case.diagnosis_by == "Imaging to include CT, MR, and Angiography"
+    assert case.treatment == text_clean(raw["Case"]["Treatment & Follow Up"])
+    # No case discussion: the topic's alone, without headings.
+    lone = Case.objects.get(external_id="medpix:MPX2519")
+    assert lone.discussion == text_clean(raw_case("MPX2519")["Topic"]["Disease Discussion"])
+
+
+def test_a_case_discussion_that_points_to_the_topic_gives_way_to_it():
+    raw = raw_case("MPX1551")
+    assert raw["Case"]["Discussion"] == "Please see topic."
+    import_folder(DEMO)
+    case = Case.objects.get(external_id="medpix:MPX1551")
+    assert case.discussion == text_clean(raw["Topic"]["Disease Discussion"])
+    assert discussion_join("Please see factoid.", "Chordomas are rare.") == "Chordomas are rare."
+
+
+def test_alike_discussions_are_kept_once():
+    text = "Pleural plaques are circumscribed areas of pleural thickening. " * 8
+    corrected = text.replace("circumscribed", "circumscribd", 1)
+    assert discussion_join(text, text) == text
+    assert discussion_join(text[:200], text) == text  # one holds the other: the longer
+    assert discussion_join(corrected, text + "More.") == text + "More."
+    assert discussion_join("Short case note.", text).startswith("### Case discussion")
+
+
+def test_external_links_and_references_become_reference_rows():
+    import_folder(DEMO)
+    lone_link = Case.objects.get(external_id="medpix:MPX1213")
+    assert list(lone_link.references.values_list("order", "text", "url")) == [
+        (
+            1,
+            "External link: rad.usuhs.mil/medpix/radpix.html?mode=single&recnum=691",
+            "http://rad.usuhs.mil/medpix/radpix.html?mode=single&recnum=691",
+        )
+    ]
+    fungal = list(Case.objects.get(external_id="medpix:MPX1064").references.all())
+    assert [r.text[:20] for r in fungal[:2]] == ["UpToDate: Fungal Sin", "Mukherji SK et al: A"]
+    assert fungal[-1].text.startswith("External link: www.utdol.com")
+    assert fungal[-1].url.startswith("http://www.utdol.com.gw3.lrc.usuhs.mil/utd/content/")
+
+
+def test_a_medpix_case_is_cited_as_a_web_page_by_the_institution(monkeypatch):
+    monkeypatch.setattr(medpix.timezone, "localdate", lambda: datetime.date(2026, 3, 9))
+    import_folder(DEMO)
+    case = Case.objects.get(external_id="medpix:MPX2322")
+    assert [(a.name, a.is_organisation) for a in case.authors.all()] == [
+        ("U.S. National Library of Medicine", True)
+    ]
+    assert case.accessed == datetime.date(2026, 3, 9)
+    assert case.article_url == (
+        "https://medpix.nlm.nih.gov/search?allen=true&allt=true&alli=true&query=MPX2322"
+    )
+    assert case.journal == "MedPix"
+    assert case.year is None  # MedPix dates no case: no year to sort it by
+
+
+def test_a_named_contributor_is_the_author(demo_copy):
+    topics = json.loads((demo_copy / "Case_topic.json").read_text())
+    topics[0]["Case"]["Author"] = "Jane Roe; John Doe"
+    (demo_copy / "Case_topic.json").write_text(json.dumps(topics))
+    import_folder(demo_copy)
+    case = Case.objects.get(external_id=f"medpix:{topics[0]['U_id']}")
+    assert [(a.name, a.is_organisation) for a in case.authors.all()] == [
+        ("Jane Roe", False),
+        ("John Doe", False),
+    ]
+
+
+def test_reimport_fills_in_what_an_earlier_import_left_out(demo_copy, monkeypatch):
+    """A library imported before these fields were read gets them on the next import."""
+    topics = json.loads((demo_copy / "Case_topic.json").read_text())
+    for topic in topics:
+        topic["Topic"].pop("Disease Discussion", None)
+        topic["Topic"].pop("External Links", None)
+        topic["Case"].pop("Diagnosis By", None)
+    (demo_copy / "Case_topic.json").write_text(json.dumps(topics))
+    import_folder(demo_copy)
+    # What the earlier importer wrote: no authors, no access date, no source URL.
+    Case.objects.update(accessed=None, article_url="", journal="")
+    for case in Case.objects.all():
+        case.authors.all().delete()
+    before = Case.objects.get(external_id="medpix:MPX2322")
+    assert "### Topic discussion" not in before.discussion and before.diagnosis_by == ""
+    figures = sorted(Figure.objects.values_list("pk", flat=True))
+
+    monkeypatch.setattr(medpix.timezone, "localdate", lambda: datetime.date(2026, 3, 9))
+    result = import_folder(DEMO)
+
+    assert (result.created, result.updated) == (0, 7)
+    after = Case.objects.get(external_id="medpix:MPX2322")
+    assert (after.pk, after.slug, after.public_id) == (before.pk, before.slug, before.public_id)
+    assert after.discussion.startswith("### Case discussion\n\nArachnoid cysts are")
+    assert "### Topic discussion\n\nTrue cysts of the CNS" in after.discussion
+    assert after.diagnosis_by == "MRI"
+    assert after.references.count() == 7
+    assert after.authors.get().name == "U.S. National Library of Medicine"
+    assert after.accessed == datetime.date(2026, 3, 9) and after.article_url
+    link = Case.objects.get(external_id="medpix:MPX1213").references.get()
+    assert link.url.startswith("http://rad.usuhs.mil/")
+    assert sorted(Figure.objects.values_list("pk", flat=True)) == figures
+
+
+def test_reimport_keeps_an_author_row_that_is_already_right():
+    import_folder(DEMO)
+    case = Case.objects.get(external_id="medpix:MPX2322")
+    author = case.authors.get()
+    import_folder(DEMO)
+    assert case.authors.get().pk == author.pk
+
+
+def test_the_library_order_index_survives_the_migration_that_adds_medpix_fields():
+    # 0014 adds a NOT NULL column to cases_case without SQLite rebuilding the table, which
+    # would drop this index (created by 0008 outside the model state).
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE name = 'cases_case_library_order_idx'"
+            )
+        else:
+            cursor.execute(
+                "SELECT indexname FROM pg_indexes WHERE indexname = 'cases_case_library_order_idx'"
+            )
+        assert cursor.fetchone()

@@ -187,6 +187,24 @@ def test_article_link_only_from_the_diagnosis_step(client, unknown_case):
     assert unknown_case.get_absolute_url() in body
 
 
+def test_diagnosis_by_shows_from_the_diagnosis_step_and_treatment_with_the_discussion(
+    client, unknown_case
+):
+    Case.objects.filter(pk=unknown_case.pk).update(
+        diagnosis_by="CT-guided core biopsy of the apical mass",
+        treatment="Lobectomy; no recurrence at two years.",
+    )
+    _walk(client, unknown_case)
+    for step in (1, 2, 3, 4):
+        body = client.get(f"/u/{unknown_case.public_id}/{step}/").content.decode()
+        assert "CT-guided core biopsy" not in body and "Lobectomy" not in body
+    five = client.get(f"/u/{unknown_case.public_id}/5/").content.decode()
+    assert "Diagnosis by:</strong> CT-guided core biopsy of the apical mass" in five
+    assert "Lobectomy" not in five
+    six = client.get(f"/u/{unknown_case.public_id}/6/").content.decode()
+    assert "Lobectomy; no recurrence at two years." in six
+
+
 def test_history_lists_the_learners_attempts(client, learner, unknown_case):
     assert client.get("/u/history/").status_code == 302
     client.force_login(learner)

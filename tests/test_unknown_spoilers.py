@@ -38,6 +38,8 @@ def _later_texts(case: Case, step: int) -> dict[str, str]:
         texts["findings"] = _snippet(case.findings)
     if step < RevealStep.DIAGNOSIS:
         texts["diagnosis"] = _plain(case.diagnosis)
+        if case.diagnosis_by:
+            texts["diagnosis by"] = _snippet(case.diagnosis_by)
     if step < RevealStep.DISCUSSION:
         for name in ("discussion", "teaching_point", "treatment"):
             if getattr(case, name):
@@ -61,6 +63,8 @@ def _later_identifiers(case: Case, step: int, steps: list[int]) -> dict[str, str
     if step < RevealStep.DIAGNOSIS:
         found["article URL"] = case.get_absolute_url()
         found["slug"] = case.slug
+        if case.article_url:  # the source's page gives the answer away
+            found["source URL"] = case.article_url
     if step < RevealStep.FINDINGS:
         found["annotation markup"] = "annotation"
     return found

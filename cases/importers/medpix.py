@@ -4,14 +4,27 @@ Input: ``Case_topic.json`` (a list of cases with their CT and MR image ids, the 
 the topic), ``Descriptions.json`` (one entry per image: caption, modality, plane, age, sex,
 location) and an ``images/`` folder of ``<image id>.png`` files.
 
-Re-running updates in place: a case is found by ``external_id`` "medpix:<U_id>", its figures
-are updated by number (keeping their ids and annotations), and a figure's slice is replaced
-only when the re-encoded image differs. The whole import is one transaction; if it fails the
-files it wrote are deleted, and replaced files are deleted only after the commit.
+Every text the case and its topic hold is kept, as MedPix shows it: the case's discussion
+then the topic's (one of them when they say the same), "Diagnosis By", treatment and
+follow-up, the topic's references and external links (Reference rows, with PMIDs). Topic
+"Keywords" is left out: MedPix runs the words together ("CystArachnoidchildren").
+
+A case is cited as a web page: its contributor when the JSON names one, else the institution,
+as author; MedPix's page for it as URL; the import date as access date. The data set dates
+neither case nor topic, so the case's year stays empty (it would sort old cases as new) and
+the citation gives the year of access, as for an undated web page.
+
+Re-running updates in place, filling in what an earlier import left out: a case is found by
+``external_id`` "medpix:<U_id>", its figures are updated by number (keeping their ids and
+annotations), and a figure's slice is replaced only when the re-encoded image differs. The
+whole import is one transaction; if it fails the files it wrote are deleted, and replaced
+files are deleted only after the commit.
 """
 
 from __future__ import annotations
 
+import datetime
+import difflib
 import hashlib
 import json
 import re
@@ -19,8 +32,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from cases.imaging.ingest import (
@@ -30,13 +45,19 @@ from cases.imaging.ingest import (
     slices_store,
     stored_files_delete,
 )
-from cases.models import Case, Figure, Reference, Tag
+from cases.models import Author, Case, Figure, Reference, Tag
 
+INSTITUTION = "U.S. National Library of Medicine"
 SOURCE_TEMPLATE = (
-    "MedPix case {u_id}, U.S. National Library of Medicine "
-    "(MedPix 2.0 data set, Siragusa et al. 2025)"
+    "MedPix case {u_id}, " + INSTITUTION + " (MedPix 2.0 data set, Siragusa et al. 2025)"
 )
+# MedPix's own pages are addressed by ids the data set does not carry; its search finds a
+# case by the MPX id.
+URL_TEMPLATE = "https://medpix.nlm.nih.gov/search?allen=true&allt=true&alli=true&query={u_id}"
+SITE = "MedPix"
 LICENCE = "MedPix (NLM), for education"
+# Keys a contributor could be named under, in the case first, then in the topic.
+_CONTRIBUTOR_KEYS = ("Author", "Authors", "Contributor", "Contributors")
 TITLE_MAX = 120
 SLUG_MAX = 120
 # Image ids name files inside images_dir: nothing that could climb out of it.
@@ -49,6 +70,13 @@ _PMID = re.compile(r"\bPMID:?\s*(\d{1,9})\b", re.IGNORECASE)
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)", re.IGNORECASE)
 _URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
 _NOT_PROVIDED = {"n/a", "na", "none", "not provided", "not available"}
+# A case discussion that only sends the reader to the topic's ("Please see factoid.").
+_POINTER = re.compile(
+    r"^(?:please\s+)?(?:see|refer\s+to)\s+(?:the\s+)?(?:factoid|topic)s?(?:\s+\w+)?[.!]?$",
+    re.IGNORECASE,
+)
+# Texts this alike are one text copied with a few corrections: shown once.
+_SAME_TEXT_RATIO = 0.95
 
 
 class MedpixImportError(Exception):
@@ -101,10 +129,11 @@ def medpix_import(
         raise MedpixImportError(f"{images_dir}: not a folder of images")
     result = MedpixResult()
     written: list[str] = []
+    accessed = timezone.localdate()
     try:
         with transaction.atomic():
             for done, topic in enumerate(topics, start=1):
-                _case_import(topic, descriptions, images_dir, draft, result, written)
+                _case_import(topic, descriptions, images_dir, draft, accessed, result, written)
                 if progress:
                     progress(done, len(topics), str(topic.get("U_id", "")).strip())
     except BaseException:
@@ -191,6 +220,7 @@ def _case_import(
     descriptions: dict[str, dict[str, Any]],
     images_dir: Path,
     draft: bool,
+    accessed: datetime.date,
     result: MedpixResult,
     written: list[str],
 ) -> None:
@@ -198,7 +228,9 @@ def _case_import(
     entries = _image_entries(topic, descriptions)
     case_text = topic.get("Case") or {}
     topic_text = topic.get("Topic") or {}
-    fields = case_fields(u_id, case_text, topic_text, [e.description for e in entries])
+    fields = case_fields(
+        u_id, case_text, topic_text, [e.description for e in entries], accessed=accessed
+    )
     fields["status"] = Case.Status.DRAFT if draft else Case.Status.PUBLISHED
     case = Case.objects.filter(external_id=f"medpix:{u_id}").first()
     if case is None:
@@ -214,7 +246,8 @@ def _case_import(
     modalities = _figures_import(case, entries, images_dir, spoilers, result, written)
     case.unknown_title = unknown_title_build(case.age, case.sex, modalities)
     case.save(update_fields=["unknown_title"])
-    _references_replace(case, str(topic_text.get("Reference") or ""))
+    _references_replace(case, references_from_topic(topic_text))
+    _authors_set(case, case_text, topic_text)
     _tags_set(case, modalities, [e.description for e in entries])
     result.cases.append(case)
 
@@ -242,13 +275,12 @@ def case_fields(
     case_text: dict[str, Any],
     topic_text: dict[str, Any],
     descriptions: list[dict[str, Any]],
+    *,
+    accessed: datetime.date,
 ) -> dict[str, Any]:
-    """The Case field values for one MedPix case (everything but figures, tags, references).
-
-    Topic "Keywords" is left out: MedPix runs the words together ("CystArachnoidchildren").
-    """
-    discussion = text_clean(case_text.get("Discussion")) or text_clean(
-        topic_text.get("Disease Discussion")
+    """The Case field values for one MedPix case (all but figures, tags, authors, references)."""
+    discussion = discussion_join(
+        text_clean(case_text.get("Discussion")), text_clean(topic_text.get("Disease Discussion"))
     )
     details = [d.get("Description") or {} for d in descriptions]
     return {
@@ -260,6 +292,7 @@ def case_fields(
         "findings": text_clean(case_text.get("Findings")),
         "differential": differential_clean(text_clean(case_text.get("Differential Diagnosis"))),
         "diagnosis": text_clean(case_text.get("Case Diagnosis")),
+        "diagnosis_by": text_clean(case_text.get("Diagnosis By")),
         "treatment": text_clean(case_text.get("Treatment & Follow Up")),
         "discussion": discussion,
         "acr_code": text_clean(topic_text.get("ACR Code"))[:20],
@@ -268,7 +301,35 @@ def case_fields(
         "sex": _sex(details),
         "source": SOURCE_TEMPLATE.format(u_id=u_id),
         "licence": LICENCE,
+        "journal": SITE,
+        "article_url": URL_TEMPLATE.format(u_id=quote(u_id)),
+        "accessed": accessed,
     }
+
+
+def discussion_join(case_discussion: str, topic_discussion: str) -> str:
+    """The case's discussion, then the topic's, as Markdown sections; one when alike.
+
+    A case discussion that only points to the topic's ("Please see factoid.") is left out.
+    When one text holds the other, or both are one text with a few corrections, the longer
+    is kept alone.
+    """
+    if _POINTER.match(" ".join(case_discussion.split())):
+        case_discussion = ""
+    if not case_discussion or not topic_discussion:
+        return case_discussion or topic_discussion
+    if _alike(case_discussion, topic_discussion):
+        return max(case_discussion, topic_discussion, key=len)
+    return f"### Case discussion\n\n{case_discussion}\n\n### Topic discussion\n\n{topic_discussion}"
+
+
+def _alike(first: str, second: str) -> bool:
+    a, b = (" ".join(text.split()).lower() for text in (first, second))
+    if a in b or b in a:
+        return True
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    # quick_ratio bounds ratio from above: the full comparison only for likely copies.
+    return matcher.quick_ratio() >= _SAME_TEXT_RATIO and matcher.ratio() >= _SAME_TEXT_RATIO
 
 
 def _slug_unique(u_id: str, title: str) -> str:
@@ -480,12 +541,41 @@ def _figure_upsert(case: Case, number: int, entry: _ImageEntry, spoilers: list[s
 # --- references and tags ---------------------------------------------------------------------
 
 
-def _references_replace(case: Case, text: str) -> None:
+def _references_replace(case: Case, rows: list[dict[str, str]]) -> None:
     case.references.all().delete()
     Reference.objects.bulk_create(
-        Reference(case=case, order=order, **parts)
-        for order, parts in enumerate(references_parse(text), start=1)
+        Reference(case=case, order=order, **parts) for order, parts in enumerate(rows, start=1)
     )
+
+
+def references_from_topic(topic_text: dict[str, Any]) -> list[dict[str, str]]:
+    """The topic's references, then PMIDs its discussion cites unlisted, then its links."""
+    rows = references_parse(str(topic_text.get("Reference") or ""))
+    listed = {row["pmid"] for row in rows if row["pmid"]}
+    for pmid in _unique(_PMID.findall(text_clean(topic_text.get("Disease Discussion")))):
+        if pmid not in listed:
+            rows.append(_reference_parts(f"Cited in the topic discussion: PMID {pmid}"))
+    rows.extend(external_links_parse(str(topic_text.get("External Links") or "")))
+    return rows
+
+
+def external_links_parse(text: str) -> list[dict[str, str]]:
+    """Reference rows for MedPix's "External Links": one per address, a scheme added."""
+    rows = []
+    for link in text_clean(text).split():
+        link = link.rstrip(".,;")
+        if link.lower() in _NOT_PROVIDED or "." not in link:
+            continue
+        url = link if re.match(r"https?://", link, re.IGNORECASE) else f"http://{link}"
+        rows.append(
+            {
+                "text": f"External link: {link}",
+                "pmid": "",
+                "doi": "",
+                "url": url if len(url) <= 500 else "",
+            }
+        )
+    return rows
 
 
 def references_parse(text: str) -> list[dict[str, str]]:
@@ -536,6 +626,31 @@ def _reference_parts(item: str) -> dict[str, str]:
         if len(url) <= 500:
             parts["url"] = url
     return parts
+
+
+def contributors(case_text: dict[str, Any], topic_text: dict[str, Any]) -> list[str]:
+    """The people the JSON names as the case's (else the topic's) contributors, if any."""
+    for text in (case_text, topic_text):
+        for key in _CONTRIBUTOR_KEYS:
+            names = re.split(r"\s*(?:;|\n|\band\b)\s*", text_clean(text.get(key)))
+            names = [name.strip(" ,.") for name in names if name.strip(" ,.")]
+            if names:
+                return names
+    return []
+
+
+def _authors_set(case: Case, case_text: dict[str, Any], topic_text: dict[str, Any]) -> None:
+    """The contributors as authors, or the institution; rows already right are kept."""
+    wanted = [(name[:200], False) for name in contributors(case_text, topic_text)]
+    wanted = wanted or [(INSTITUTION, True)]
+    current = list(case.authors.all())
+    if [(a.name, a.is_organisation) for a in current] == wanted:
+        return  # keeps any account linked to an author in the admin
+    case.authors.all().delete()
+    Author.objects.bulk_create(
+        Author(case=case, order=order, name=name, is_organisation=organisation)
+        for order, (name, organisation) in enumerate(wanted, start=1)
+    )
 
 
 def _tags_set(case: Case, modalities: list[str], descriptions: list[dict[str, Any]]) -> None:

@@ -2,9 +2,14 @@
 
 RIS follows the RIS specification (``TAG  - value`` lines, CRLF, a record from ``TY`` to
 ``ER``), with the tags Zotero, EndNote and Mendeley read: AU, TI, T2/JO, PY/DA, VL, IS, SP/EP,
-DO, UR, AB, KW, AN (PubMed id), N1. References are stored as printed (Vancouver style); they
-are split into authors, title, journal, year, volume, issue and pages when they follow it,
-and exported whole as a generic record otherwise.
+DO, UR, Y2 (access date), AB, KW, AN (PubMed id), N1. References are stored as printed
+(Vancouver style); they are split into authors, title, journal, year, volume, issue and pages
+when they follow it, and exported whole as a generic record otherwise.
+
+A case read from a web page (one with an access date, e.g. from MedPix) is cited as one:
+RIS ``ELEC``, BibTeX ``@misc`` with howpublished, url, urldate and an "Accessed" note; when
+the page is undated, its year is the year of access. An organisation as author is written
+whole (BibTeX braces it, so that it is not read as first and last names).
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ class Work:
     """One citable work, whatever its source: the fields both formats need."""
 
     kind: str = "JOUR"  # RIS type; BibTeX @article for JOUR, @misc otherwise
-    authors: list[str] = field(default_factory=list)  # "Last, First"
+    authors: list[str] = field(default_factory=list)  # "Last, First", or an organisation whole
     title: str = ""
     journal: str = ""
     year: str = ""
@@ -60,6 +65,7 @@ class Work:
     abstract: str = ""
     keywords: list[str] = field(default_factory=list)
     note: str = ""
+    accessed: str = ""  # YYYY-MM-DD, for a web page
 
     @property
     def start_page(self) -> str:
@@ -72,11 +78,17 @@ class Work:
 
 
 def case_work(case: Case) -> Work:
+    accessed = case.accessed
+    year = case.year or (accessed.year if accessed else None)
     return Work(
-        authors=[name_inverted(author.name) for author in case.authors.all()],
+        kind="ELEC" if accessed else "JOUR",
+        authors=[
+            " ".join(author.name.split()) if author.is_organisation else name_inverted(author.name)
+            for author in case.authors.all()
+        ],
         title=case.title,
         journal=case.journal,
-        year=str(case.year or ""),
+        year=str(year or ""),
         month=case.month,
         volume=case.volume,
         issue=case.issue,
@@ -85,6 +97,7 @@ def case_work(case: Case) -> Work:
         url=case.article_url or case.doi_url,
         abstract=case.abstract,
         keywords=[keyword.name for keyword in case.keywords.all()],
+        accessed=accessed.isoformat() if accessed else "",
     )
 
 
@@ -135,12 +148,15 @@ def reference_work(reference: Reference) -> Work:
 def _ris_record(work: Work) -> list[str]:
     lines = [("TY", work.kind)]
     lines += [("AU", author) for author in work.authors]
-    lines += [("TI", work.title), ("T2", work.journal), ("JO", work.journal)]
+    lines += [("TI", work.title), ("T2", work.journal)]
+    if work.kind == "JOUR":
+        lines.append(("JO", work.journal))
     if work.year:
         lines += [("PY", work.year), ("DA", f"{work.year}///")]
     lines += [("VL", work.volume), ("IS", work.issue)]
     lines += [("SP", work.start_page), ("EP", work.end_page)]
     lines += [("DO", work.doi), ("UR", work.url), ("AN", work.pmid)]
+    lines += [("Y2", work.accessed.replace("-", "/"))]
     lines += [("AB", " ".join(work.abstract.split()))]
     lines += [("KW", keyword) for keyword in work.keywords]
     if work.pmid:
@@ -197,11 +213,18 @@ def bibtex_key(work: Work) -> str:
     return re.sub(r"[^A-Za-z0-9]", "", ascii_key).lower() or "case"
 
 
+def _bibtex_name(name: str) -> str:
+    """An inverted name as is; a name without a comma (an organisation) braced whole."""
+    escaped = bibtex_escape(name)
+    return escaped if "," in name else f"{{{escaped}}}"
+
+
 def bibtex_render(work: Work) -> str:
+    article = work.kind == "JOUR"
     fields = [
-        ("author", " and ".join(work.authors)),
+        ("author", " and ".join(_bibtex_name(name) for name in work.authors)),
         ("title", f"{{{bibtex_escape(work.title)}}}"),  # double braces keep its capitals
-        ("journal", bibtex_escape(work.journal)),
+        ("journal" if article else "howpublished", bibtex_escape(work.journal)),
         ("year", work.year),
         ("month", bibtex_escape(work.month)),
         ("volume", bibtex_escape(work.volume)),
@@ -209,15 +232,14 @@ def bibtex_render(work: Work) -> str:
         ("pages", work.pages.replace("–", "-").replace("-", "--") if work.pages else ""),
         ("doi", work.doi),
         ("url", work.url),
+        # urldate for biblatex, the note for BibTeX's own styles
+        ("urldate", work.accessed),
+        ("note", f"Accessed {work.accessed}" if work.accessed else ""),
         ("abstract", bibtex_escape(work.abstract)),
         ("keywords", bibtex_escape(", ".join(work.keywords))),
     ]
-    kind = "article" if work.kind == "JOUR" else "misc"
-    body = ",\n".join(
-        f"  {name} = {{{bibtex_escape(value) if name == 'author' else value}}}"
-        for name, value in fields
-        if value
-    )
+    kind = "article" if article else "misc"
+    body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields if value)
     return f"@{kind}{{{bibtex_key(work)},\n{body}\n}}\n"
 
 
