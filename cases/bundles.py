@@ -38,10 +38,10 @@ from django.core.files.base import ContentFile
 from django.db import models, transaction
 
 from .imaging.ingest import (
-    INGEST_MAX_FILE_BYTES,
+    INGEST_MAX_ENCODED_BYTES,
     ImageRejected,
-    IngestBudget,
     images_prepare,
+    removed_summary,
     stored_files_delete,
 )
 from .library.models import CaseDifficulty, Collection, CollectionItem
@@ -67,7 +67,7 @@ MAX_BYTES = getattr(settings, "BUNDLE_MAX_BYTES", 2 * 1024**3)
 MAX_RATIO = 200  # uncompressed / compressed: anything beyond is a zip bomb, not an image
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 # A stored file is at most an ingested file: its decoded pixels and a header.
-MAX_FILE_BYTES = INGEST_MAX_FILE_BYTES + 16 * 1024 * 1024
+MAX_FILE_BYTES = INGEST_MAX_ENCODED_BYTES
 _CHUNK = 1024 * 1024
 _ZIP_ERRORS = (
     zipfile.BadZipFile,
@@ -99,10 +99,7 @@ class ImportReport:
 
     def removed_line(self) -> str:
         """What the ingest took out of the bundle's images, for the summary; or ""."""
-        if not self.removed:
-            return ""
-        names = sorted(self.removed)
-        return f"removed {len(names)} identifying attribute(s): {', '.join(names)}"
+        return removed_summary(self.removed)
 
 
 # -- export ---------------------------------------------------------------------------------
@@ -415,7 +412,6 @@ class _Intake:
     written: list[str]
     report: ImportReport
     replacements: dict[str, str] = field(default_factory=dict)
-    budget: IngestBudget = field(default_factory=IngestBudget)
 
 
 def _slice_import(intake: _Intake, figure: Figure, values: dict[str, Any]) -> None:
@@ -426,7 +422,6 @@ def _slice_import(intake: _Intake, figure: Figure, values: dict[str, Any]) -> No
             name=name,
             data=intake.bundle.read(name),
             replacements=intake.replacements,
-            budget=intake.budget,
         )
     except ImageRejected as exc:
         raise BundleError(f"{name}: {exc.reason}") from exc

@@ -104,7 +104,8 @@ def test_a_mixed_folder_imports_the_images_and_reports_the_junk(case, tmp_path):
 
     lines = output.splitlines()
     assert lines[0] == "Imported 3 slices into /cases/head-ct/ figure 1"
-    assert sorted(lines[1:]) == [
+    assert lines[1].startswith("De-identification removed ")
+    assert sorted(lines[2:]) == [
         "Skipped notes.txt: not a DICOM image",
         "Skipped plan.dcm: DICOM file without image pixel data",
     ]

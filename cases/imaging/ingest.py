@@ -32,7 +32,7 @@ import math
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,14 +63,16 @@ RASTER_FORMATS = ("PNG", "JPEG", "TIFF")
 NOT_ALLOWED = "not an allowed image format (PNG, JPEG, TIFF or DICOM)"
 # A multi-frame file is expanded into this many slices at most.
 DICOM_MAX_FRAMES = 2000
-# Zip and folder sources are read into memory, never extracted: these caps bound the memory.
-SOURCE_MAX_FILES = 10_000
-SOURCE_MAX_FILE_BYTES = 256 * 1024 * 1024
-SOURCE_MAX_TOTAL_BYTES = 1024 * 1024 * 1024
 # Decoded pixel bytes: one file (a 4096x4096 16-bit radiograph is 32 MiB), and one upload or
 # import (the admin holds an upload's encoded images until it saves them). Settings override.
 INGEST_MAX_FILE_BYTES = 64 * 1024 * 1024
 INGEST_MAX_UPLOAD_BYTES = 256 * 1024 * 1024
+# A file's own bytes: its decoded pixels at most, and room for a header.
+INGEST_MAX_ENCODED_BYTES = INGEST_MAX_FILE_BYTES + 16 * 1024 * 1024
+# Zip and folder sources are read into memory, never extracted: these caps bound the memory.
+SOURCE_MAX_FILES = 10_000
+SOURCE_MAX_FILE_BYTES = INGEST_MAX_ENCODED_BYTES
+SOURCE_MAX_TOTAL_BYTES = INGEST_MAX_UPLOAD_BYTES
 
 _GREY16_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 _COLOUR_PHOTOMETRICS = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "PALETTE COLOR")
@@ -105,6 +107,10 @@ class ImageRejected(ValueError):
         super().__init__(f"{name}: {reason}")
         self.name = name
         self.reason = reason
+
+
+class UploadTooLarge(ImageRejected):
+    """The files of one upload or import decode to more than ``INGEST_MAX_UPLOAD_BYTES``."""
 
 
 class DicomSourceError(ValueError):
@@ -149,10 +155,17 @@ class IngestBudget:
     def spend(self, name: str, size: int) -> None:
         self.used += size
         if self.used > self.limit:
-            raise ImageRejected(
+            raise UploadTooLarge(
                 name,
                 f"the upload decodes to more than {_mib(self.limit)} of pixels; import it in parts",
             )
+
+
+def file_size_check(name: str, size: int) -> None:
+    """Refuse a file too large to be one image, before it is read."""
+    limit = _setting("INGEST_MAX_ENCODED_BYTES")
+    if size > limit:
+        raise ImageRejected(name, f"the file is larger than {_mib(limit)}")
 
 
 def _setting(name: str) -> int:
@@ -163,9 +176,9 @@ def _mib(size: int) -> str:
     return f"{size / (1024 * 1024):,.0f} MiB"
 
 
-def removed_summary(images: list[PreparedImage]) -> str:
-    """E.g. "removed 3 identifying attributes: EXIF, PatientName, ProtocolName"; or ""."""
-    names = sorted({name for image in images for name in image.removed})
+def removed_summary(removed: Iterable[str]) -> str:
+    """E.g. "removed 3 identifying attribute(s): EXIF, PatientName, ProtocolName"; or ""."""
+    names = sorted(set(removed))
     if not names:
         return ""
     return f"removed {len(names)} identifying attribute(s): {', '.join(names)}"
