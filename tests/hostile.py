@@ -84,3 +84,57 @@ def assert_clean(data: bytes) -> None:
     """Stored bytes hold none of the hostile files' identifying markers."""
     found = [marker for marker in PHI_MARKERS if marker in data]
     assert not found, f"identifying data survived: {found}"
+
+
+def assert_media_clean(root) -> int:
+    """Every stored file under ``root`` is clean; returns how many files were checked."""
+    from pathlib import Path
+
+    files = [p for p in Path(root).rglob("*") if p.is_file()]
+    for path in files:
+        assert_clean(path.read_bytes())
+    return len(files)
+
+
+def deflated_dicom_bomb(*, frames: int = 16, size: int = 4096) -> bytes:
+    """A Deflated Explicit VR Little Endian DICOM whose zero pixels inflate to frames*size²*2.
+
+    Built by deflating in pieces, so making it costs no more memory than the bomb itself.
+    """
+    import struct
+    import zlib
+
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    ds = Dataset()
+    ds.SOPClassUID = CTImageStorage
+    ds.SOPInstanceUID = generate_uid()
+    ds.Modality = "CT"
+    ds.PatientName = "DOE^JANE"
+    ds.Rows = ds.Columns = size
+    ds.NumberOfFrames = frames
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
+    ds.PixelRepresentation = 0
+    header = DicomBytesIO()
+    header.is_little_endian, header.is_implicit_VR = True, False
+    pydicom.filewriter.write_dataset(header, ds)  # explicit VR little endian, no pixels
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    meta = DicomBytesIO()
+    pydicom.filewriter.write_file_meta_info(meta, ds.file_meta)
+    length = frames * size * size * 2
+    pixel_header = struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OW", 0, length)
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    parts = [deflater.compress(header.getvalue() + pixel_header)]
+    chunk = bytes(4 * 1024 * 1024)
+    remaining = length
+    while remaining:
+        parts.append(deflater.compress(chunk[: min(remaining, len(chunk))]))
+        remaining -= min(remaining, len(chunk))
+    parts.append(deflater.flush())
+    return b"\0" * 128 + b"DICM" + meta.getvalue() + b"".join(parts)

@@ -19,6 +19,7 @@ from cases.importers.medpix import (
     title_clean,
 )
 from cases.models import Case, Figure, Slice
+from tests.hostile import assert_media_clean, phi_dicom_bytes, phi_jpeg_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -354,3 +355,16 @@ def test_full_30_case_set_imports(media_root):
     )
     assert Case.objects.get(external_id="medpix:MPX1366").age is None  # MedPix's 0: not known
     assert Case.objects.get(external_id="medpix:MPX1539").unknown_title == "Patient, CT"
+
+
+def test_hostile_images_are_stored_clean_and_the_summary_names_what_went(demo_copy, media_root):
+    # MedPix names every image .png; the ingest goes by content, so these are DICOM and JPEG.
+    (demo_copy / "images" / "MPX2322_synpic28576.png").write_bytes(phi_dicom_bytes())
+    (demo_copy / "images" / "MPX1064_synpic41378.png").write_bytes(phi_jpeg_bytes())
+    output = run_command(demo_copy)
+    assert output.splitlines()[0].startswith("Imported 7 cases (7 new, 0 updated) with 30 images")
+    summary = output.splitlines()[1]
+    assert summary.startswith("De-identification removed")
+    for name in ("PatientName", "ProtocolName", "EXIF", "data after the image"):
+        assert name in summary
+    assert assert_media_clean(media_root) == 30

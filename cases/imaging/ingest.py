@@ -888,8 +888,10 @@ def _too_large() -> str:
 
 
 def _file_read_capped(path: Path) -> bytes | None:
-    with path.open("rb") as handle:
-        data = handle.read(SOURCE_MAX_FILE_BYTES + 1)
+    # The size first: read(cap + 1) would allocate the whole cap for even a small file.
+    if path.stat().st_size > SOURCE_MAX_FILE_BYTES:
+        return None
+    data = path.read_bytes()
     return None if len(data) > SOURCE_MAX_FILE_BYTES else data
 
 
