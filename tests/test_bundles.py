@@ -403,7 +403,7 @@ def test_bundle_entries_are_hashed_and_read_one_at_a_time(settings, tmp_path):
     tracemalloc.start()
     try:
         with pytest.raises(BundleError, match="not an allowed image format"):
-            bundle_import(io.BytesIO(bundle))
+            bundle_import(bundle)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
