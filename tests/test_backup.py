@@ -260,6 +260,7 @@ def test_commands_back_up_a_live_sqlite_site_without_blocking_and_restore_it(tmp
     assert "empty installation" in again.stderr
 
 
+@pytest.mark.django_db(transaction=True)
 def test_restore_passes_hostile_media_through_the_ingest(library, settings, tmp_path):
     # A backup someone edited: slice files replaced with PHI-laden originals.
     hostile = {"dcm": phi_dicom_bytes(), "png": phi_jpeg_bytes()}
@@ -276,6 +277,7 @@ def test_restore_passes_hostile_media_through_the_ingest(library, settings, tmp_
         assert slice_.sha256 == hashlib.sha256(Path(slice_.image.path).read_bytes()).hexdigest()
 
 
+@pytest.mark.django_db(transaction=True)
 def test_restore_refuses_media_the_ingest_refuses(library, settings, tmp_path):
     Path(Slice.objects.first().image.path).write_bytes(b"MZ not an image")
     archive = tmp_path / "backup.tar.gz"
