@@ -90,8 +90,8 @@ clean:
 
 # Library speed at 100 and 10,000 cases (figures printed, not a timed test), on SQLite and
 # on PostgreSQL (BENCH_POSTGRES_URL; the bench creates and drops its own scratch database).
-.PHONY: bench-library bench-viewer bench-conference
-bench: bench-viewer bench-conference bench-library bench-load
+.PHONY: bench-library bench-viewer bench-conference bench-ingest deid-table
+bench: bench-viewer bench-conference bench-library bench-ingest bench-load
 
 # Viewer renders through gunicorn against whitenoise's static ceiling (and Orthanc when the
 # Debian package is installed); figures printed, not a timed test.
@@ -102,6 +102,16 @@ bench-viewer: install
 bench-conference: install
 	$(BIN)/python bench/conference.py
 	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/15}" $(BIN)/python bench/conference.py --redis
+
+# Peak memory (RSS, a subprocess per import) of the worst imports (a deflated DICOM bomb, a
+# bundle of large radiographs, the demo head CT) against a small one; fails over 512 MB.
+bench-ingest: install-dev
+	$(BIN)/python bench/ingest_memory.py
+
+# Regenerate cases/imaging/deid_table.py (PS3.15 Table E.1-1) from dicom-anonymizer.
+deid-table: install-dev
+	$(BIN)/python scripts/deid_table.py
+	$(BIN)/ruff format cases/imaging/deid_table.py
 
 bench-library: install
 	$(BIN)/python bench/library.py

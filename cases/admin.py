@@ -14,7 +14,15 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import ngettext
 
 from .forms import CellsField, MultipleFileField
-from .imaging.ingest import ImageRejected, PreparedImage, images_prepare, slices_store
+from .imaging.ingest import (
+    ImageRejected,
+    IngestBudget,
+    PreparedImage,
+    file_size_check,
+    images_prepare,
+    removed_summary,
+    slices_store,
+)
 from .imaging.params import RenderParams
 from .library.admin import CaseDifficultyInline, bundle_export_action, bundle_import_view
 from .models import (
@@ -279,10 +287,12 @@ class FigureForm(forms.ModelForm):
         prepared: list[PreparedImage] = []
         errors: list[str] = []
         replacements: dict[str, str] = {}  # one UID memory: a series keeps its shared UIDs
+        budget = IngestBudget()  # and one limit on the decoded size of the whole upload
         for upload in sorted(files, key=lambda f: f.name):
             try:
+                file_size_check(upload.name, upload.size)
                 prepared += images_prepare(
-                    name=upload.name, data=upload.read(), replacements=replacements
+                    name=upload.name, data=upload.read(), replacements=replacements, budget=budget
                 )
             except ImageRejected as exc:
                 errors.append(str(exc))
@@ -326,9 +336,9 @@ class FigureAdmin(admin.ModelAdmin):
         figure = form.instance
         start = max((s.position for s in figure.slices.all()), default=-1) + 1
         slices_store(figure=figure, images=images, start_position=start)
-        messages.success(
-            request, ngettext("%d image added.", "%d images added.", len(images)) % len(images)
-        )
+        added = ngettext("%d image added.", "%d images added.", len(images)) % len(images)
+        removed = removed_summary(name for image in images for name in image.removed)
+        messages.success(request, f"{added} De-identification {removed}." if removed else added)
 
 
 class TableRowInline(admin.StackedInline):

@@ -8,11 +8,15 @@ no database ids, times or generated file names. So exporting, importing into an 
 installation and exporting again gives the same manifest and the same files, byte for byte
 (the zip itself too: fixed times, sorted entries).
 
-Import checks the whole bundle before it writes anything (format, version, entry names,
-sizes, duplicate ids, every file present and matching its hash, every image decodable by the
-upload rules, every field valid), then writes in one transaction; if anything fails, the
-rows roll back and the files written so far are deleted. A case whose public id is already
-here is skipped, so importing a bundle twice adds nothing the second time.
+Import checks the bundle before it writes anything (format, version, entry names, sizes and
+compression ratios, duplicate ids, every file present and matching its hash: entries are
+hashed as they stream, one at a time, never all held in memory), then writes in one
+transaction. Every image goes through the one ingest (``images_prepare``: format by content,
+limits, de-identification, re-encoding), like an upload: a bundle is never a way to store
+bytes as they came. Since the ingest of a file it wrote changes nothing, a bundle exported
+here still round-trips byte for byte. If anything fails, the rows roll back and the files
+written so far are deleted. A case whose public id is already here is skipped, so importing a
+bundle twice adds nothing the second time.
 """
 
 from __future__ import annotations
@@ -27,14 +31,20 @@ import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import models, transaction
 
-from .imaging.ingest import ImageRejected, image_inspect, stored_files_delete
+from .imaging.ingest import (
+    INGEST_MAX_ENCODED_BYTES,
+    ImageRejected,
+    images_prepare,
+    removed_summary,
+    stored_files_delete,
+)
 from .library.models import CaseDifficulty, Collection, CollectionItem
 from .models import (
     Abbreviation,
@@ -56,6 +66,19 @@ VERSION = 1
 MANIFEST = "manifest.json"
 MAX_BYTES = getattr(settings, "BUNDLE_MAX_BYTES", 2 * 1024**3)
 MAX_RATIO = 200  # uncompressed / compressed: anything beyond is a zip bomb, not an image
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+# A stored file is at most an ingested file: its decoded pixels and a header.
+MAX_FILE_BYTES = INGEST_MAX_ENCODED_BYTES
+_CHUNK = 1024 * 1024
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    OSError,
+    EOFError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+)
 _FILE_NAME = re.compile(r"files/([0-9a-f]{64})\.([a-z0-9]{1,5})")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -73,6 +96,11 @@ class ImportReport:
     skipped: list[str] = field(default_factory=list)
     files: int = 0
     collection: str = ""
+    removed: set[str] = field(default_factory=set)
+
+    def removed_line(self) -> str:
+        """What the ingest took out of the bundle's images, for the summary; or ""."""
+        return removed_summary(self.removed)
 
 
 # -- export ---------------------------------------------------------------------------------
@@ -206,54 +234,119 @@ def _entry_name_check(name: str) -> None:
         raise BundleError(f"unexpected file in the bundle: {name!r}")
 
 
-def bundle_read(data: bytes) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """The manifest and files of a bundle, checked; raise BundleError with the reason."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise BundleError("not a zip file") from exc
-    with archive:
-        infos = archive.infolist()
-        names = [info.filename for info in infos]
-        if len(names) != len(set(names)):
-            raise BundleError("the bundle holds the same file name twice")
-        total = 0
-        for info in infos:
-            _entry_name_check(info.filename)
-            total += info.file_size
-            if total > MAX_BYTES:
-                raise BundleError(f"the bundle unpacks to more than {MAX_BYTES} bytes")
-            if info.compress_size and info.file_size / info.compress_size > MAX_RATIO:
-                raise BundleError(f"{info.filename} is compressed suspiciously well")
-        if MANIFEST not in names:
-            raise BundleError("the bundle has no manifest.json")
+class Bundle:
+    """An open, checked bundle: its manifest, and its files read one at a time."""
+
+    def __init__(self, archive: zipfile.ZipFile, manifest: dict[str, Any], names: set[str]):
+        self.archive = archive
+        self.manifest = manifest
+        self.names = names
+
+    def read(self, name: str) -> bytes:
+        """One file, its size capped again (the listing's sizes can lie, the stream cannot)."""
         try:
-            raw = archive.read(MANIFEST)
-            files = {name: archive.read(name) for name in names if name != MANIFEST}
-        except (
-            zipfile.BadZipFile,
-            zlib.error,
-            OSError,
-            EOFError,
-            ValueError,
-            NotImplementedError,
-            RuntimeError,
-        ) as exc:
-            # A damaged entry (CRC, header, stream), an unsupported method or encryption.
+            with self.archive.open(name) as handle:
+                data = handle.read(MAX_FILE_BYTES + 1)
+        except _ZIP_ERRORS as exc:
             raise BundleError(f"the bundle is damaged: {exc}") from exc
-        try:
-            manifest = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BundleError(f"manifest.json is not valid JSON: {exc}") from exc
+        if len(data) > MAX_FILE_BYTES:
+            raise BundleError(f"{name} is larger than {MAX_FILE_BYTES} bytes")
+        return data
+
+    def close(self) -> None:
+        self.archive.close()
+
+    def __enter__(self) -> Bundle:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def bundle_open(source: bytes | IO[bytes]) -> Bundle:
+    """Open and check a bundle (bytes or a file); raise BundleError with the reason.
+
+    The names, sizes and compression ratios are checked from the listing before anything is
+    decompressed; then every file is hashed as it streams, a chunk at a time.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
+    except _ZIP_ERRORS as exc:
+        raise BundleError("not a zip file") from exc
+    try:
+        manifest, names = _archive_check(archive)
+    except BaseException:
+        archive.close()
+        raise
+    return Bundle(archive, manifest, names)
+
+
+def bundle_read(data: bytes) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The manifest and every file of a small bundle, in memory (for tools and tests)."""
+    with bundle_open(data) as bundle:
+        return bundle.manifest, {name: bundle.read(name) for name in sorted(bundle.names)}
+
+
+def _archive_check(archive: zipfile.ZipFile) -> tuple[dict[str, Any], set[str]]:
+    infos = archive.infolist()
+    names = [info.filename for info in infos]
+    if len(names) != len(set(names)):
+        raise BundleError("the bundle holds the same file name twice")
+    total = 0
+    for info in infos:
+        _entry_name_check(info.filename)
+        total += info.file_size
+        if total > MAX_BYTES:
+            raise BundleError(f"the bundle unpacks to more than {MAX_BYTES} bytes")
+        limit = MAX_MANIFEST_BYTES if info.filename == MANIFEST else MAX_FILE_BYTES
+        if info.file_size > limit:
+            raise BundleError(f"{info.filename} is larger than {limit} bytes")
+        if info.compress_size and info.file_size / info.compress_size > MAX_RATIO:
+            raise BundleError(f"{info.filename} is compressed suspiciously well")
+    if MANIFEST not in names:
+        raise BundleError("the bundle has no manifest.json")
+    try:
+        with archive.open(MANIFEST) as handle:
+            raw = handle.read(MAX_MANIFEST_BYTES + 1)
+    except _ZIP_ERRORS as exc:
+        # A damaged entry (CRC, header, stream), an unsupported method or encryption.
+        raise BundleError(f"the bundle is damaged: {exc}") from exc
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise BundleError(f"{MANIFEST} is larger than {MAX_MANIFEST_BYTES} bytes")
+    try:
+        manifest = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BundleError(f"manifest.json is not valid JSON: {exc}") from exc
+    files = {name for name in names if name != MANIFEST}
     try:
         _manifest_check(manifest, files)
     except (AttributeError, TypeError, KeyError) as exc:
         # A list where an object belongs, or the like, deeper in the manifest.
         raise BundleError(f"the manifest has an unexpected shape: {exc}") from exc
+    for info in infos:
+        if info.filename != MANIFEST:
+            _entry_hash_check(archive, info, manifest["files"])
     return manifest, files
 
 
-def _manifest_check(manifest: Any, files: dict[str, bytes]) -> None:
+def _entry_hash_check(archive: zipfile.ZipFile, info: zipfile.ZipInfo, listed: dict) -> None:
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with archive.open(info) as handle:
+            while chunk := handle.read(_CHUNK):
+                size += len(chunk)
+                if size > MAX_FILE_BYTES:
+                    raise BundleError(f"{info.filename} is larger than {MAX_FILE_BYTES} bytes")
+                digest.update(chunk)
+    except _ZIP_ERRORS as exc:
+        raise BundleError(f"the bundle is damaged: {exc}") from exc
+    name = info.filename
+    if name[6:70] != digest.hexdigest() or listed.get(name) != digest.hexdigest():
+        raise BundleError(f"{name} does not match its hash: the bundle is damaged")
+
+
+def _manifest_check(manifest: Any, files: set[str]) -> None:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BundleError(f"not a CaseViewer bundle (format is not {FORMAT!r})")
     version = manifest.get("version")
@@ -274,9 +367,8 @@ def _manifest_check(manifest: Any, files: dict[str, bytes]) -> None:
     listed = manifest.get("files", {})
     if not isinstance(listed, dict):
         raise BundleError("the manifest's files must be an object")
-    for name, data in files.items():
-        digest = hashlib.sha256(data).hexdigest()
-        if name[6:70] != digest or listed.get(name) != digest:
+    for name in files:
+        if name not in listed:
             raise BundleError(f"{name} does not match its hash: the bundle is damaged")
     for case in cases:
         for figure in case.get("figures", []):
@@ -318,16 +410,43 @@ def _case_conflicts(entry: dict[str, Any]) -> None:
         raise BundleError(f"case {entry['slug']}: external id {external} exists here already")
 
 
-def _images_check(manifest: dict[str, Any], files: dict[str, bytes]) -> None:
-    """Every image passes the upload rules (allowlist by content, pixel limits)."""
-    for name, data in files.items():
-        try:
-            image_inspect(name=name, data=data)
-        except ImageRejected as exc:
-            raise BundleError(f"{name}: {exc.reason}") from exc
+@dataclass
+class _Intake:
+    """What the slices of one bundle import share: the bundle and the ingest's memory."""
+
+    bundle: Bundle
+    written: list[str]
+    report: ImportReport
+    replacements: dict[str, str] = field(default_factory=dict)
 
 
-def _case_import(entry: dict[str, Any], files: dict[str, bytes], written: list[str]) -> Case:
+def _slice_import(intake: _Intake, figure: Figure, values: dict[str, Any]) -> None:
+    values = dict(values)
+    name = values.pop("file")
+    try:
+        prepared = images_prepare(
+            name=name,
+            data=intake.bundle.read(name),
+            replacements=intake.replacements,
+        )
+    except ImageRejected as exc:
+        raise BundleError(f"{name}: {exc.reason}") from exc
+    if len(prepared) != 1:
+        raise BundleError(f"{name}: a multi-frame file where one slice was expected")
+    image = prepared[0]
+    intake.report.removed.update(image.removed)
+    slice_ = _build(Slice, values, figure=figure)
+    # What the pixels say wins over what the manifest says.
+    slice_.kind, slice_.width, slice_.height = image.kind, image.width, image.height
+    slice_.rescale_slope, slice_.rescale_intercept = image.rescale_slope, image.rescale_intercept
+    slice_.inverted, slice_.slice_location = image.inverted, image.slice_location
+    slice_.sha256 = hashlib.sha256(image.content).hexdigest()
+    slice_.image.save(f"x.{image.suffix}", ContentFile(image.content), save=False)
+    intake.written.append(slice_.image.name)
+    slice_.save()
+
+
+def _case_import(entry: dict[str, Any], intake: _Intake) -> Case:
     values = {
         k: v
         for k, v in entry.items()
@@ -385,24 +504,23 @@ def _case_import(entry: dict[str, Any], files: dict[str, bytes], written: list[s
         figure.save()
         Annotation.objects.bulk_create(_build(Annotation, a, figure=figure) for a in annotations)
         for slice_values in slices:
-            slice_values = dict(slice_values)
-            name = slice_values.pop("file")
-            data = files[name]
-            slice_ = _build(Slice, slice_values, figure=figure)
-            slice_.sha256 = name[6:70]
-            slice_.image.save(f"x{PurePosixPath(name).suffix}", ContentFile(data), save=False)
-            written.append(slice_.image.name)
-            slice_.save()
+            _slice_import(intake, figure, slice_values)
     return case
 
 
-def bundle_import(data: bytes, *, owner=None) -> ImportReport:
-    """Import a bundle: all of it or, on any error, nothing (BundleError says why).
+def bundle_import(source: bytes | IO[bytes], *, owner=None) -> ImportReport:
+    """Import a bundle (bytes or a file): all of it or, on any error, nothing.
 
-    Cases already here (same public id) are skipped. With ``owner``, the bundle's
-    collection (if any) is created for that user, unless they have one of that title.
+    BundleError says why. Cases already here (same public id) are skipped. With ``owner``,
+    the bundle's collection (if any) is created for that user, unless they have one of that
+    title.
     """
-    manifest, files = bundle_read(data)
+    with bundle_open(source) as bundle:
+        return _bundle_import(bundle, owner=owner)
+
+
+def _bundle_import(bundle: Bundle, *, owner) -> ImportReport:
+    manifest = bundle.manifest
     report = ImportReport()
     new_entries = []
     for entry in manifest["cases"]:
@@ -411,15 +529,12 @@ def bundle_import(data: bytes, *, owner=None) -> ImportReport:
         else:
             _case_conflicts(entry)
             new_entries.append(entry)
-    needed = {
-        s["file"] for e in new_entries for f in e.get("figures", []) for s in f.get("slices", [])
-    }
-    _images_check(manifest, {name: files[name] for name in needed})
     written: list[str] = []
+    intake = _Intake(bundle=bundle, written=written, report=report)
     try:
         with transaction.atomic():
             for entry in new_entries:
-                _case_import(json.loads(json.dumps(entry)), files, written)
+                _case_import(json.loads(json.dumps(entry)), intake)
                 report.imported.append(entry["slug"])
             report.files = len(written)
             collection = manifest.get("collection")

@@ -7,6 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from cases.models import Case, Figure, Slice, Table, TableRow
+from tests.hostile import assert_media_clean, phi_dicom_bytes, phi_jpeg_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -197,3 +198,41 @@ def test_figure_upload_sorts_a_dicom_series_by_position(admin_client, db):
     datasets = [pydicom.dcmread(s.image.path) for s in slices]
     assert len({ds.StudyInstanceUID for ds in datasets}) == 1
     assert all(ds.PatientIdentityRemoved == "YES" for ds in datasets)
+
+
+def test_figure_upload_stores_hostile_files_clean_and_says_what_it_removed(
+    admin_client, db, settings
+):
+    case = Case.objects.create(slug="upload", title="Upload", status=Case.Status.PUBLISHED)
+    figure = Figure.objects.create(case=case, number=1)
+    files = [
+        SimpleUploadedFile("a.dcm", phi_dicom_bytes(), content_type="application/dicom"),
+        SimpleUploadedFile("b.jpg", phi_jpeg_bytes(), content_type="image/jpeg"),
+    ]
+    response = admin_client.post(
+        f"/admin/cases/figure/{figure.pk}/change/",
+        _figure_post(figure, upload=files),
+        follow=True,
+    )
+    assert figure.slices.count() == 2
+    assert assert_media_clean(settings.MEDIA_ROOT) == 2
+    page = response.content.decode()
+    assert "De-identification removed" in page
+    for name in ("PatientName", "ProtocolName", "AcquisitionComments", "EXIF"):
+        assert name in page
+
+
+def test_figure_upload_over_the_upload_limit_keeps_nothing(admin_client, db, settings):
+    settings.INGEST_MAX_UPLOAD_BYTES = 3000  # one 32x32 16-bit slice is 2048 bytes decoded
+    case = Case.objects.create(slug="upload", title="Upload", status=Case.Status.PUBLISHED)
+    figure = Figure.objects.create(case=case, number=1)
+    files = [
+        SimpleUploadedFile(f"{n}.dcm", phi_dicom_bytes(seed=n), content_type="application/dicom")
+        for n in range(2)
+    ]
+    response = admin_client.post(
+        f"/admin/cases/figure/{figure.pk}/change/", _figure_post(figure, upload=files)
+    )
+    assert response.status_code == 200
+    assert "the upload decodes to more than" in response.content.decode()
+    assert Slice.objects.count() == 0

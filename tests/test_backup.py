@@ -25,10 +25,17 @@ from django.contrib.admin.models import ADDITION, LogEntry
 from django.core.management import CommandError, call_command
 from PIL import Image
 
-from cases.backup import EXCLUDED_MODELS, backup_create, backup_restore, media_files
+from cases.backup import (
+    EXCLUDED_MODELS,
+    BackupError,
+    backup_create,
+    backup_restore,
+    media_files,
+)
 from cases.imaging.ingest import slice_create_from_bytes
 from cases.models import Case, Figure, Slice
 from tests.conftest import filing_counts_check
+from tests.hostile import assert_media_clean, phi_dicom_bytes, phi_jpeg_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -251,3 +258,31 @@ def test_commands_back_up_a_live_sqlite_site_without_blocking_and_restore_it(tmp
     again = manage("restore", str(archive), db=target_db, media=target_media)
     assert again.returncode != 0
     assert "empty installation" in again.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_restore_passes_hostile_media_through_the_ingest(library, settings, tmp_path):
+    # A backup someone edited: slice files replaced with PHI-laden originals.
+    hostile = {"dcm": phi_dicom_bytes(), "png": phi_jpeg_bytes()}
+    for slice_ in Slice.objects.all():
+        Path(slice_.image.path).write_bytes(hostile[slice_.image.name.rsplit(".", 1)[1]])
+    archive = tmp_path / "backup.tar.gz"
+    backup_create(out=archive)
+    installation_empty(settings)
+
+    backup_restore(archive=archive)
+
+    assert assert_media_clean(settings.MEDIA_ROOT) == 3
+    for slice_ in Slice.objects.all():
+        assert slice_.sha256 == hashlib.sha256(Path(slice_.image.path).read_bytes()).hexdigest()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_restore_refuses_media_the_ingest_refuses(library, settings, tmp_path):
+    Path(Slice.objects.first().image.path).write_bytes(b"MZ not an image")
+    archive = tmp_path / "backup.tar.gz"
+    backup_create(out=archive)
+    installation_empty(settings)
+    with pytest.raises(BackupError, match="not an image this app stores"):
+        backup_restore(archive=archive)
+    assert row_counts()["cases.case"] == 0

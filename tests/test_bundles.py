@@ -5,16 +5,20 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import tracemalloc
 import zipfile
 from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
 
 from cases.bundles import BundleError, bundle_export, bundle_import, bundle_read
 from cases.library.models import CaseDifficulty, Collection, CollectionItem, Difficulty
 from cases.models import Case, Figure, Keyword, Slice, Tag
+from tests.hostile import assert_media_clean, phi_dicom_bytes, phi_jpeg_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -43,9 +47,9 @@ def _small_case(slug: str, *, uid: str | None = None) -> Case:
     return case
 
 
-def _zip(manifest: dict, files: dict[str, bytes]) -> bytes:
+def _zip(manifest: dict, files: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
+    with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
         archive.writestr("manifest.json", json.dumps(manifest))
         for name, data in files.items():
             archive.writestr(name, data)
@@ -338,3 +342,70 @@ def test_export_command_prints_progress_per_case(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "[1/2] first" in captured.err and "[2/2] second" in captured.err
     assert "Exported 2 case(s)" in captured.out
+
+
+def _hostile_bundle() -> bytes:
+    """A valid bundle whose two slices are the PHI-laden DICOM and JPEG, as they came."""
+    case = _small_case("hostile")
+    figure = case.figures.get()
+    second = Slice(figure=figure, position=1, width=16, height=16)
+    second.image.save("b.png", ContentFile(_png(7)), save=True)
+    manifest, _ = bundle_read(bundle_export(cases=[case]))
+    files = {}
+    slices = manifest["cases"][0]["figures"][0]["slices"]
+    for slice_, (data, suffix) in zip(
+        slices, [(phi_dicom_bytes(), "dcm"), (phi_jpeg_bytes(), "jpg")], strict=True
+    ):
+        digest = hashlib.sha256(data).hexdigest()
+        slice_["file"] = f"files/{digest}.{suffix}"
+        files[slice_["file"]] = data
+    manifest["files"] = {name: name[6:70] for name in files}
+    case.delete()
+    return _zip(manifest, files)
+
+
+def test_import_cases_stores_hostile_images_clean_and_says_what_it_removed(settings, tmp_path):
+    data = _hostile_bundle()
+    _empty_installation(settings, tmp_path)
+    bundle = tmp_path / "hostile.zip"
+    bundle.write_bytes(data)
+    printed = StringIO()
+    call_command("import_cases", str(bundle), stdout=printed)
+    assert assert_media_clean(settings.MEDIA_ROOT) == 2
+    for slice_ in Slice.objects.all():
+        assert slice_.sha256 == hashlib.sha256(slice_.image.read()).hexdigest()
+    summary = printed.getvalue().splitlines()[-1]
+    assert summary.startswith("De-identification removed")
+    for name in ("PatientName", "ProtocolName", "private attributes", "EXIF"):
+        assert name in summary
+
+
+def test_admin_bundle_import_stores_hostile_images_clean(client, staff, settings, tmp_path):
+    data = _hostile_bundle()
+    _empty_installation(settings, tmp_path)
+    client.force_login(staff)
+    upload = io.BytesIO(data)
+    upload.name = "hostile.zip"
+    response = client.post("/admin/cases/case/import-bundle/", {"bundle": upload}, follow=True)
+    assert "De-identification removed" in response.content.decode()
+    assert assert_media_clean(settings.MEDIA_ROOT) == 2
+
+
+def test_bundle_entries_are_hashed_and_read_one_at_a_time(settings, tmp_path):
+    manifest, _ = _valid_bundle()
+    files = {}
+    for seed in range(12):  # 12 stored entries of 4 MiB: none of them an image
+        data = seed.to_bytes(1, "big") + os.urandom(4 * 1024 * 1024)
+        files[f"files/{hashlib.sha256(data).hexdigest()}.png"] = data
+    manifest["files"] = {name: name[6:70] for name in files}
+    manifest["cases"][0]["figures"][0]["slices"][0]["file"] = next(iter(files))
+    bundle = _zip(manifest, files, compression=zipfile.ZIP_STORED)
+    tracemalloc.start()
+    try:
+        with pytest.raises(BundleError, match="not an allowed image format"):
+            bundle_import(bundle)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 1024 * 1024  # the 48 MiB of entries were never all in memory
+    assert not Case.objects.filter(slug="valid").exists()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import tracemalloc
 import zipfile
 from io import StringIO
 from pathlib import Path
@@ -11,6 +12,7 @@ from pydicom.data import get_testdata_file
 
 from cases.importers.dicom import DicomImportError, dicom_import, technique_describe
 from cases.models import Case, Figure, Slice
+from tests.hostile import assert_media_clean, deflated_dicom_bomb, phi_dicom_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -104,7 +106,8 @@ def test_a_mixed_folder_imports_the_images_and_reports_the_junk(case, tmp_path):
 
     lines = output.splitlines()
     assert lines[0] == "Imported 3 slices into /cases/head-ct/ figure 1"
-    assert sorted(lines[1:]) == [
+    assert lines[1].startswith("De-identification removed ")
+    assert sorted(lines[2:]) == [
         "Skipped notes.txt: not a DICOM image",
         "Skipped plan.dcm: DICOM file without image pixel data",
     ]
@@ -165,3 +168,30 @@ def test_a_single_mr_file_and_its_technique(case):
     assert result.figure.modality == Figure.Modality.MR
     ds = pydicom.dcmread(get_testdata_file("MR_small.dcm"), stop_before_pixels=True)
     assert technique_describe(ds) == "Toshiba MRT50H1, 0.8 mm"
+
+
+def test_a_phi_laden_file_is_stored_clean_and_the_summary_names_what_went(
+    case, media_root, tmp_path
+):
+    source = tmp_path / "phi.dcm"
+    source.write_bytes(phi_dicom_bytes())
+    output = run_import(str(source), "--case", "head-ct")
+    assert assert_media_clean(media_root) == 1
+    summary = next(line for line in output.splitlines() if line.startswith("De-identification"))
+    for name in ("PatientName", "PatientBirthDate", "InstitutionName", "ProtocolName",
+                 "AcquisitionComments", "private attributes", "preamble"):  # fmt: skip
+        assert name in summary
+
+
+def test_a_deflated_dicom_bomb_is_refused_with_little_memory(case, media_root, tmp_path):
+    source = tmp_path / "bomb.dcm"
+    source.write_bytes(deflated_dicom_bomb())  # 16 frames of 4096x4096: 512 MiB inflated
+    tracemalloc.start()
+    try:
+        with pytest.raises(CommandError, match="inflates to more than"):
+            run_import(str(source), "--case", "head-ct")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024 * 1024
+    assert not Figure.objects.exists() and not media_files(media_root)

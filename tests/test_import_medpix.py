@@ -24,6 +24,7 @@ from cases.importers.medpix import (
     title_clean,
 )
 from cases.models import Case, Figure, Slice
+from tests.hostile import assert_media_clean, phi_dicom_bytes, phi_jpeg_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -504,3 +505,14 @@ def test_the_library_order_index_survives_the_migration_that_adds_medpix_fields(
                 "SELECT indexname FROM pg_indexes WHERE indexname = 'cases_case_library_order_idx'"
             )
         assert cursor.fetchone()
+def test_hostile_images_are_stored_clean_and_the_summary_names_what_went(demo_copy, media_root):
+    # MedPix names every image .png; the ingest goes by content, so these are DICOM and JPEG.
+    (demo_copy / "images" / "MPX2322_synpic28576.png").write_bytes(phi_dicom_bytes())
+    (demo_copy / "images" / "MPX1064_synpic41378.png").write_bytes(phi_jpeg_bytes())
+    output = run_command(demo_copy)
+    assert output.splitlines()[0].startswith("Imported 7 cases (7 new, 0 updated) with 30 images")
+    summary = output.splitlines()[1]
+    assert summary.startswith("De-identification removed")
+    for name in ("PatientName", "ProtocolName", "EXIF", "data after the image"):
+        assert name in summary
+    assert assert_media_clean(media_root) == 30

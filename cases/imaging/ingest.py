@@ -13,6 +13,14 @@ per-frame position and rescale of enhanced multi-frame objects copied to the top
 
 Nothing is stored for a rejected image: every check runs before the file is written, and a
 file written for a row that then fails to save is deleted.
+
+Every door (the admin's upload, ``import_dicom``, ``import_medpix``, bundles, a restored
+backup) goes through ``images_prepare`` / ``dicom_prepare`` here; nothing stores the bytes it
+was given. Bomb limits: the decoded size of each file is checked from its header before any
+pixel is decoded (``INGEST_MAX_FILE_BYTES``), a deflated DICOM is measured by inflating it in
+small pieces before pydicom inflates it whole, and an ``IngestBudget`` caps the decoded bytes
+of one upload or import (``INGEST_MAX_UPLOAD_BYTES``). Together they keep an import's memory
+bounded whatever the input (bench/ingest_memory.py measures it).
 """
 
 from __future__ import annotations
@@ -23,7 +31,8 @@ import io
 import math
 import warnings
 import zipfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,11 +46,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRLittleEndian,
+    SecondaryCaptureImageStorage,
+)
 
 from cases.models import Slice
 
-from .deid import dicom_deidentify
+from .deid import dicom_deidentify, uid_new
 
 if TYPE_CHECKING:
     from cases.models import Figure
@@ -50,10 +63,16 @@ RASTER_FORMATS = ("PNG", "JPEG", "TIFF")
 NOT_ALLOWED = "not an allowed image format (PNG, JPEG, TIFF or DICOM)"
 # A multi-frame file is expanded into this many slices at most.
 DICOM_MAX_FRAMES = 2000
+# Decoded pixel bytes: one file (a 4096x4096 16-bit radiograph is 32 MiB), and one upload or
+# import (the admin holds an upload's encoded images until it saves them). Settings override.
+INGEST_MAX_FILE_BYTES = 64 * 1024 * 1024
+INGEST_MAX_UPLOAD_BYTES = 256 * 1024 * 1024
+# A file's own bytes: its decoded pixels at most, and room for a header.
+INGEST_MAX_ENCODED_BYTES = INGEST_MAX_FILE_BYTES + 16 * 1024 * 1024
 # Zip and folder sources are read into memory, never extracted: these caps bound the memory.
 SOURCE_MAX_FILES = 10_000
-SOURCE_MAX_FILE_BYTES = 256 * 1024 * 1024
-SOURCE_MAX_TOTAL_BYTES = 1024 * 1024 * 1024
+SOURCE_MAX_FILE_BYTES = INGEST_MAX_ENCODED_BYTES
+SOURCE_MAX_TOTAL_BYTES = INGEST_MAX_UPLOAD_BYTES
 
 _GREY16_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 _COLOUR_PHOTOMETRICS = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "PALETTE COLOR")
@@ -90,6 +109,10 @@ class ImageRejected(ValueError):
         self.reason = reason
 
 
+class UploadTooLarge(ImageRejected):
+    """The files of one upload or import decode to more than ``INGEST_MAX_UPLOAD_BYTES``."""
+
+
 class DicomSourceError(ValueError):
     """A DICOM source (folder, zip or file) that cannot be read at all."""
 
@@ -118,6 +141,47 @@ class PreparedImage:
     rescale_intercept: float = 0.0
     inverted: bool = False
     slice_location: float | None = None
+    # What de-identification or re-encoding removed ("PatientName", "EXIF", ...).
+    removed: tuple[str, ...] = ()
+
+
+class IngestBudget:
+    """The decoded bytes one upload or import may still use; one per import, like replacements."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = _setting("INGEST_MAX_UPLOAD_BYTES") if limit is None else limit
+        self.used = 0
+
+    def spend(self, name: str, size: int) -> None:
+        self.used += size
+        if self.used > self.limit:
+            raise UploadTooLarge(
+                name,
+                f"the upload decodes to more than {_mib(self.limit)} of pixels; import it in parts",
+            )
+
+
+def file_size_check(name: str, size: int) -> None:
+    """Refuse a file too large to be one image, before it is read."""
+    limit = _setting("INGEST_MAX_ENCODED_BYTES")
+    if size > limit:
+        raise ImageRejected(name, f"the file is larger than {_mib(limit)}")
+
+
+def _setting(name: str) -> int:
+    return int(getattr(settings, name, globals()[name]))
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):,.0f} MiB"
+
+
+def removed_summary(removed: Iterable[str]) -> str:
+    """E.g. "removed 3 identifying attribute(s): EXIF, PatientName, ProtocolName"; or ""."""
+    names = sorted(set(removed))
+    if not names:
+        return ""
+    return f"removed {len(names)} identifying attribute(s): {', '.join(names)}"
 
 
 @dataclass
@@ -197,17 +261,25 @@ def slices_create_from_dicom(
 
 
 def images_prepare(
-    *, name: str, data: bytes, replacements: dict[str, str] | None = None
+    *,
+    name: str,
+    data: bytes,
+    replacements: dict[str, str] | None = None,
+    budget: IngestBudget | None = None,
 ) -> list[PreparedImage]:
-    """Decide the format by content and encode for storage; one item per frame."""
+    """The one ingest: format by content, limits, de-identification, re-encoding.
+
+    One item per frame. ``replacements`` and ``budget`` are shared by every file of an import.
+    """
     if _looks_like_dicom(data):
-        return dicom_prepare(name=name, ds=_dicom_read(name, data), replacements=replacements)
+        ds = _dicom_read(name, data)
+        return dicom_prepare(name=name, ds=ds, replacements=replacements, budget=budget)
     try:
-        opened = _raster_open(name, data)
+        opened = _raster_open(name, data, budget)
     except _NotRaster:
         ds = _dicom_read(name, data, forced=True)
-        return dicom_prepare(name=name, ds=ds, replacements=replacements)
-    return [_raster_prepare(name, opened)]
+        return dicom_prepare(name=name, ds=ds, replacements=replacements, budget=budget)
+    return [_raster_prepare(name, opened, data)]
 
 
 def slices_store(
@@ -246,7 +318,7 @@ class _OpenedRaster:
     format_name: str
 
 
-def _raster_open(name: str, data: bytes) -> _OpenedRaster:
+def _raster_open(name: str, data: bytes, budget: IngestBudget | None = None) -> _OpenedRaster:
     """Open and fully decode a PNG/JPEG/TIFF, turning every failure into ImageRejected."""
     max_pixels = settings.IMAGE_MAX_PIXELS
     format_name = ""
@@ -261,6 +333,8 @@ def _raster_open(name: str, data: bytes) -> _OpenedRaster:
                     name,
                     f"too many pixels ({image.width}x{image.height}; the limit is {max_pixels:,})",
                 )
+            # Checked from the header, before anything is decoded.
+            _decoded_check(name, image.width * image.height * _mode_bytes(image.mode), budget)
             # Decode now: a truncated or damaged file must fail here, not when it is shown.
             image.load()
     except UnidentifiedImageError as exc:
@@ -274,7 +348,49 @@ def _raster_open(name: str, data: bytes) -> _OpenedRaster:
     return _OpenedRaster(image=image, format_name=format_name)
 
 
-def _raster_prepare(name: str, opened: _OpenedRaster) -> PreparedImage:
+def _mode_bytes(mode: str) -> int:
+    """Bytes per pixel once decoded (Pillow's band count times the band's width)."""
+    if mode.startswith("I;16"):
+        return 2
+    try:
+        bands = Image.getmodebands(mode)
+    except ValueError:
+        return 4
+    return bands * (4 if mode in ("I", "F") else 1)
+
+
+def _decoded_check(name: str, size: int, budget: IngestBudget | None) -> None:
+    limit = _setting("INGEST_MAX_FILE_BYTES")
+    if size > limit:
+        raise ImageRejected(
+            name, f"decodes to {_mib(size)} of pixels; the limit is {_mib(limit)} per file"
+        )
+    if budget is not None:
+        budget.spend(name, size)
+
+
+# Metadata Pillow reads that the re-encoded PNG leaves behind, by the name the summary uses.
+_RASTER_METADATA = {
+    "exif": "EXIF",
+    "icc_profile": "ICC profile",
+    "xmp": "XMP",
+    "XML:com.adobe.xmp": "XMP",
+    "comment": "comment",
+    "photoshop": "Photoshop data",
+}
+
+
+def _raster_removed(opened: _OpenedRaster, data: bytes) -> tuple[str, ...]:
+    info = opened.image.info
+    removed = {label for key, label in _RASTER_METADATA.items() if key in info}
+    if getattr(opened.image, "text", None):
+        removed.add("text chunks")
+    if opened.format_name == "JPEG" and not data.rstrip(b"\0").endswith(b"\xff\xd9"):
+        removed.add("data after the image")
+    return tuple(sorted(removed))
+
+
+def _raster_prepare(name: str, opened: _OpenedRaster, data: bytes = b"") -> PreparedImage:
     try:
         # Respect the EXIF orientation before the EXIF block is dropped.
         image = ImageOps.exif_transpose(opened.image)
@@ -290,6 +406,7 @@ def _raster_prepare(name: str, opened: _OpenedRaster) -> PreparedImage:
         kind=kind,
         width=clean.width,
         height=clean.height,
+        removed=_raster_removed(opened, data),
     )
 
 
@@ -321,6 +438,7 @@ def _looks_like_dicom(data: bytes) -> bool:
 
 
 def _dicom_read(name: str, data: bytes, *, forced: bool = False) -> Dataset:
+    _deflated_check(name, data)
     try:
         ds = pydicom.dcmread(io.BytesIO(data), force=True)
     except Exception as exc:  # pydicom raises many types on arbitrary bytes
@@ -329,6 +447,42 @@ def _dicom_read(name: str, data: bytes, *, forced: bool = False) -> Dataset:
         reason = NOT_ALLOWED if forced else "DICOM file without image pixel data"
         raise ImageRejected(name, reason)
     return ds
+
+
+def _deflated_check(name: str, data: bytes) -> None:
+    """Refuse a deflated dataset that inflates past the per-file limit, before pydicom does.
+
+    pydicom inflates a Deflated Explicit VR Little Endian dataset whole while reading it; here
+    it is inflated in small pieces that are counted and dropped, so a bomb costs no memory.
+    """
+    if _DEFLATED_UID not in data[:4096]:
+        return
+    stream = io.BytesIO(data)
+    try:
+        pydicom.filereader.read_preamble(stream, True)
+        # pydicom's own meta reader; its public wrapper does not say where the dataset starts.
+        file_meta = pydicom.filereader._read_file_meta_info(stream)
+    except Exception:  # not a readable header: dcmread will say so
+        return
+    if file_meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
+        return
+    limit = _setting("INGEST_MAX_FILE_BYTES") + 16 * 1024 * 1024  # pixels plus a header
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    size = 0
+    pending = data[stream.tell() :]
+    try:
+        while pending and size <= limit:
+            size += len(inflater.decompress(pending, 1024 * 1024))
+            pending = inflater.unconsumed_tail
+    except zlib.error as exc:
+        raise ImageRejected(name, f"damaged deflated DICOM ({exc})") from exc
+    if size > limit:
+        raise ImageRejected(
+            name, f"the deflated dataset inflates to more than {_mib(limit)} (a bomb?)"
+        )
+
+
+_DEFLATED_UID = str(DeflatedExplicitVRLittleEndian).encode()
 
 
 def _dicom_frame_count(name: str, ds: Dataset) -> int:
@@ -357,12 +511,39 @@ def _dicom_pixels_decode(name: str, ds: Dataset) -> np.ndarray:
         raise ImageRejected(name, f"cannot decode the DICOM pixel data ({exc})") from exc
 
 
+def _dicom_decoded_size(name: str, ds: Dataset, frames: int) -> int:
+    try:
+        samples = int(ds.get("SamplesPerPixel") or 1)
+        allocated = int(ds.get("BitsAllocated") or 16)
+    except (TypeError, ValueError) as exc:
+        raise ImageRejected(name, f"invalid DICOM sample layout ({exc})") from exc
+    if not 1 <= samples <= 4 or not 1 <= allocated <= 64:
+        raise ImageRejected(name, f"unsupported DICOM sample layout ({samples}x{allocated} bits)")
+    # pydicom decodes into at least a byte per sample, and YBR/palette into RGB.
+    per_sample = max(1, (allocated + 7) // 8)
+    return (
+        int(ds.Rows)
+        * int(ds.Columns)
+        * frames
+        * max(samples, 3 if _is_palette(ds) else 1)
+        * (per_sample)
+    )
+
+
+def _is_palette(ds: Dataset) -> bool:
+    return str(ds.get("PhotometricInterpretation", "")).strip().upper() == "PALETTE COLOR"
+
+
 def dicom_prepare(
-    *, name: str, ds: Dataset, replacements: dict[str, str] | None = None
+    *,
+    name: str,
+    ds: Dataset,
+    replacements: dict[str, str] | None = None,
+    budget: IngestBudget | None = None,
 ) -> list[PreparedImage]:
     """De-identify ``ds`` (in place) and encode each frame as a single-frame DICOM file."""
     try:
-        return _dicom_prepare(name=name, ds=ds, replacements=replacements)
+        return _dicom_prepare(name=name, ds=ds, replacements=replacements, budget=budget)
     except ImageRejected:
         raise
     except Exception as exc:  # pydicom parses elements lazily: a damaged one fails on use
@@ -370,19 +551,25 @@ def dicom_prepare(
 
 
 def _dicom_prepare(
-    *, name: str, ds: Dataset, replacements: dict[str, str] | None
+    *,
+    name: str,
+    ds: Dataset,
+    replacements: dict[str, str] | None,
+    budget: IngestBudget | None,
 ) -> list[PreparedImage]:
     frames = _dicom_frame_count(name, ds)
+    # Checked from the header, before anything is decoded.
+    _decoded_check(name, _dicom_decoded_size(name, ds, frames), budget)
     pixels = _dicom_pixels_decode(name, ds)
     memory: dict[str, str] = {} if replacements is None else replacements
-    dicom_deidentify(ds, replacements=memory)
+    removed = tuple(dicom_deidentify(ds, replacements=memory))
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     colour = photometric in _COLOUR_PHOTOMETRICS or int(ds.get("SamplesPerPixel", 1) or 1) > 1
     if colour:
         pixels = _dicom_rgb8(ds, pixels, photometric)
     if frames == 1 and not colour and _dicom_is_plain(ds):
         # An ordinary single-frame file is stored as it is, only de-identified.
-        return [_dicom_prepared(name, ds, kind=Slice.Kind.GREY16)]
+        return [_dicom_prepared(name, ds, kind=Slice.Kind.GREY16, removed=removed)]
     if frames == 1:
         pixels = pixels[np.newaxis, ...]
     base = ds
@@ -398,7 +585,7 @@ def _dicom_prepare(
             bits = int(base.get("BitsStored") or pixels.dtype.itemsize * 8)
             _pixel_data_set(frame_ds, pixels[index], photometric, bits)
         kind = Slice.Kind.COLOUR if colour else Slice.Kind.GREY16
-        prepared.append(_dicom_prepared(name, frame_ds, kind=kind))
+        prepared.append(_dicom_prepared(name, frame_ds, kind=kind, removed=removed))
     return prepared
 
 
@@ -452,7 +639,7 @@ def _dicom_frame_dataset(
         # Each frame is now its own instance; the same frame of the same file maps the same way.
         key = f"frame:{base.get('SOPInstanceUID', '')}:{index}"
         if key not in memory:
-            memory[key] = generate_uid()
+            memory[key] = uid_new()
         frame_ds.SOPInstanceUID = memory[key]
     return frame_ds
 
@@ -515,7 +702,9 @@ def _pixel_data_set(ds: Dataset, pixels: np.ndarray, photometric: str, bits_stor
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
 
 
-def _dicom_prepared(name: str, ds: Dataset, *, kind: str) -> PreparedImage:
+def _dicom_prepared(
+    name: str, ds: Dataset, *, kind: str, removed: tuple[str, ...] = ()
+) -> PreparedImage:
     photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
     return PreparedImage(
         content=_dicom_bytes(name, ds),
@@ -528,6 +717,7 @@ def _dicom_prepared(name: str, ds: Dataset, *, kind: str) -> PreparedImage:
         rescale_intercept=_float_or(ds.get("RescaleIntercept"), 0.0),
         inverted=photometric == "MONOCHROME1",
         slice_location=dicom_slice_location(ds),
+        removed=removed,
     )
 
 
@@ -541,7 +731,7 @@ def _dicom_bytes(name: str, ds: Dataset) -> bytes:
     if "SOPClassUID" not in ds:
         ds.SOPClassUID = SecondaryCaptureImageStorage
     if "SOPInstanceUID" not in ds:
-        ds.SOPInstanceUID = generate_uid()
+        ds.SOPInstanceUID = uid_new()
     meta.MediaStorageSOPClassUID = ds.SOPClassUID
     meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     ds.preamble = b"\0" * 128
@@ -698,8 +888,10 @@ def _too_large() -> str:
 
 
 def _file_read_capped(path: Path) -> bytes | None:
-    with path.open("rb") as handle:
-        data = handle.read(SOURCE_MAX_FILE_BYTES + 1)
+    # The size first: read(cap + 1) would allocate the whole cap for even a small file.
+    if path.stat().st_size > SOURCE_MAX_FILE_BYTES:
+        return None
+    data = path.read_bytes()
     return None if len(data) > SOURCE_MAX_FILE_BYTES else data
 
 

@@ -19,10 +19,13 @@ from pydicom.dataset import Dataset
 from cases.imaging.ingest import (
     DicomSourceError,
     ImageRejected,
+    IngestBudget,
+    UploadTooLarge,
     dicom_number,
     dicom_plane,
+    dicom_prepare,
     dicom_series_collect,
-    slices_create_from_dicom,
+    slices_store,
     stored_files_delete,
 )
 from cases.models import Case, Figure
@@ -64,6 +67,7 @@ class ImportResult:
     figure: Figure
     slices: int
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    removed: set[str] = field(default_factory=set)  # what de-identification took out
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,7 @@ def dicom_import(
         )
     description = series_describe(series.datasets[0][1])
     skipped = list(series.skipped)
+    removed: set[str] = set()
     written: list[str] = []
     try:
         with transaction.atomic():
@@ -113,7 +118,7 @@ def dicom_import(
                 unknown_caption=unknown_caption,
                 description=description,
             )
-            count = _slices_create(figure, series.datasets, skipped, written, progress)
+            count = _slices_create(figure, series.datasets, skipped, written, removed, progress)
             if count == 0:
                 raise DicomImportError(
                     f"{source}: no slice could be stored{_skipped_note(skipped)}"
@@ -123,7 +128,7 @@ def dicom_import(
     except BaseException:
         stored_files_delete(written)
         raise
-    return ImportResult(figure=figure, slices=count, skipped=skipped)
+    return ImportResult(figure=figure, slices=count, skipped=skipped, removed=removed)
 
 
 def series_describe(ds: Dataset) -> SeriesDescription:
@@ -228,25 +233,25 @@ def _slices_create(
     datasets: list[tuple[str, Dataset]],
     skipped: list[tuple[str, str]],
     written: list[str],
+    removed: set[str],
     progress: Callable[[int, int, str], None] | None = None,
 ) -> int:
     replacements: dict[str, str] = {}  # one de-identification memory: consistent UIDs
+    budget = IngestBudget()  # one limit on the decoded size of the whole series
     position = 0
     for done, (name, ds) in enumerate(datasets, start=1):
         if progress:
             progress(done, len(datasets), name)
         try:
-            slices = slices_create_from_dicom(
-                figure=figure,
-                ds=ds,
-                name=name,
-                start_position=position,
-                replacements=replacements,
-            )
+            prepared = dicom_prepare(name=name, ds=ds, replacements=replacements, budget=budget)
+        except UploadTooLarge as exc:
+            raise DicomImportError(str(exc)) from exc
         except ImageRejected as exc:
             skipped.append((name, exc.reason))
             continue
+        slices = slices_store(figure=figure, images=prepared, start_position=position)
         written.extend(s.image.name for s in slices)
+        removed.update(name for image in prepared for name in image.removed)
         position += len(slices)
     return position
 

@@ -41,6 +41,7 @@ from django.utils.text import slugify
 from cases.imaging.ingest import (
     ImageRejected,
     PreparedImage,
+    file_size_check,
     images_prepare,
     slices_store,
     stored_files_delete,
@@ -90,6 +91,9 @@ class MedpixResult:
     images: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     cases: list[Case] = field(default_factory=list)
+    # What the ingest took out of the images, and its memory for the whole import.
+    removed: set[str] = field(default_factory=set)
+    replacements: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
         """One line, e.g. "Imported 7 cases (7 new, 0 updated) with 30 images; skipped 0."."""
@@ -507,13 +511,19 @@ def _image_prepare(
         result.skipped.append((entry.image_id, f"image file not found ({name})"))
         return None
     try:
-        prepared = images_prepare(name=name, data=path.read_bytes())
+        file_size_check(name, path.stat().st_size)
+        prepared = images_prepare(
+            name=name,
+            data=path.read_bytes(),
+            replacements=result.replacements,
+        )
     except ImageRejected as exc:
         result.skipped.append((entry.image_id, exc.reason))
         return None
     except OSError as exc:
         result.skipped.append((entry.image_id, f"cannot read the image ({exc})"))
         return None
+    result.removed.update(name for image in prepared for name in image.removed)
     return prepared
 
 

@@ -57,7 +57,10 @@ def bundle_import_view(request: HttpRequest) -> HttpResponse:
     form = BundleImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
-            report = bundle_import(form.cleaned_data["bundle"].read(), owner=request.user)
+            # The upload as a file: the bundle is read an entry at a time, never whole.
+            upload = form.cleaned_data["bundle"]
+            upload.seek(0)
+            report = bundle_import(upload, owner=request.user)
         except BundleError as exc:
             form.add_error("bundle", f"{exc}. Nothing was imported.")
         else:
@@ -66,9 +69,8 @@ def bundle_import_view(request: HttpRequest) -> HttpResponse:
                 f"Imported {len(report.imported)} case(s) with {report.files} file(s); "
                 f"skipped {len(report.skipped)} already here"
                 + (f" ({', '.join(report.skipped)})" if report.skipped else "")
-                + (
-                    f"; created the collection “{report.collection}”." if report.collection else "."
-                ),
+                + (f"; created the collection “{report.collection}”." if report.collection else ".")
+                + (f" De-identification {report.removed_line()}." if report.removed else ""),
             )
             return redirect(reverse("admin:cases_case_changelist"))
     context = {

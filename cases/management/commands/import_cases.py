@@ -24,11 +24,10 @@ class Command(BaseCommand):
             if user is None:
                 raise CommandError(f"no user {owner!r}")
         try:
-            data = Path(bundle).read_bytes()
+            with Path(bundle).open("rb") as handle:
+                report = bundle_import(handle, owner=user)
         except OSError as exc:
             raise CommandError(f"cannot read {bundle}: {exc.strerror}") from exc
-        try:
-            report = bundle_import(data, owner=user)
         except BundleError as exc:
             raise CommandError(f"{bundle}: {exc} (nothing was imported)") from exc
         for slug in report.imported:
@@ -41,3 +40,5 @@ class Command(BaseCommand):
             f"Imported {len(report.imported)} case(s) with {report.files} file(s); "
             f"skipped {len(report.skipped)}."
         )
+        if report.removed:
+            self.stdout.write(f"De-identification {report.removed_line()}.")

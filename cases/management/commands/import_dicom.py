@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from cases.imaging.ingest import removed_summary
 from cases.importers.dicom import DicomImportError, dicom_import
 from cases.models import Case
 
@@ -62,6 +63,8 @@ class Command(BaseCommand):
                 f"figure {result.figure.number}"
             )
         )
+        if removed := removed_summary(result.removed):
+            self.stdout.write(f"De-identification {removed}.")
         for name, reason in result.skipped:
             self.stdout.write(f"Skipped {name}: {reason}")
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from cases.imaging.ingest import removed_summary
 from cases.importers.medpix import MedpixImportError, medpix_import
 from cases.spoilers import spoiler_report
 
@@ -46,6 +47,8 @@ class Command(BaseCommand):
         except MedpixImportError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(result.summary()))
+        if removed := removed_summary(result.removed):
+            self.stdout.write(f"De-identification {removed}.")
         for line in result.skipped_lines():
             self.stdout.write(f"  {line}")
         for case in result.cases:
