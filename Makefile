@@ -110,7 +110,7 @@ bench-ingest: install-dev
 
 # Regenerate cases/imaging/deid_table.py (PS3.15 Table E.1-1) from dicom-anonymizer.
 deid-table: install-dev
-	$(BIN)/python scripts/deid_table.py
+	$(BIN)/python -m cases.imaging.deid_table_build
 	$(BIN)/ruff format cases/imaging/deid_table.py
 
 bench-library: install
