@@ -18,6 +18,7 @@ ALLOWED_TAGS = {
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"align"}, "td": {"align"}}
 URL_SCHEMES = {"http", "https", "mailto"}
+TABLE_BOX = '<div class="table-scroll">'  # around each table, after cleaning
 
 # Input longer than this is refused by callers; the renderer also bounds nesting itself.
 MAX_SOURCE_CHARS = 100_000
@@ -31,13 +32,16 @@ def markdown_render(source: str) -> str:
     if not source:
         return ""
     html = _md.render(source[:MAX_SOURCE_CHARS])
-    return nh3.clean(
+    html = nh3.clean(
         html,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
         link_rel="noopener noreferrer nofollow",
     )
+    # A wide table scrolls in its own box, not the page (on a phone). Added after cleaning:
+    # nh3 writes every table tag bare, and text can hold no "<table>" but an escaped one.
+    return html.replace("<table>", f"{TABLE_BOX}<table>").replace("</table>", "</table></div>")
 
 
 @lru_cache(maxsize=2048)

@@ -99,8 +99,22 @@ class ModerationForm(forms.Form):
 
 
 class ReportForm(forms.ModelForm):
+    # Declared rather than generated: the model field's form field would offer a blank radio.
+    reason = forms.ChoiceField(
+        label="What is wrong with this comment?",
+        choices=Report.Reason.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose what is wrong with this comment."},
+    )
+
     class Meta:
         model = Report
         fields = ["reason", "note"]
-        widgets = {"reason": forms.RadioSelect, "note": forms.Textarea(attrs={"rows": 2})}
-        labels = {"reason": "What is wrong with this comment?", "note": "Anything to add?"}
+        widgets = {"note": forms.Textarea(attrs={"rows": 2})}
+        labels = {"note": "Anything to add?"}
+        error_messages = {
+            "note": {
+                "max_length": "Notes are limited to %(limit_value)d characters; "
+                "this one has %(show_value)d."
+            }
+        }

@@ -2,8 +2,8 @@
 
 Every URL names the case by its opaque public id. Each view answers htmx with the fragment
 it changed and everyone else with a full page or a redirect, so nothing needs JavaScript.
-htmx only swaps 2xx answers, so a form with errors comes back as 200 to htmx and as
-422 (or 429 when posting too fast) to a plain browser.
+A form with errors answers 422 (or 429 when posting too fast) to both, re-rendered in place;
+the htmx-config meta in base.html tells htmx to swap those answers.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import reswap, retarget
 
 from ..http import HtmxHttpRequest, render_page
 from ..models import Case
@@ -128,9 +129,8 @@ def thread(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 
 def _form_failed(request: HtmxHttpRequest, case: Case, form: CommentForm, status: int):
     context = thread_context(request, case, form=form, next_url=request.POST.get("next", ""))
-    if request.htmx:
-        return render(request, f"{THREAD_PAGE}#thread", context)
-    return render(request, THREAD_PAGE, context, status=status)
+    template = f"{THREAD_PAGE}#thread" if request.htmx else THREAD_PAGE
+    return render(request, template, context, status=status)
 
 
 @require_POST
@@ -183,12 +183,25 @@ def comment_preview(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
             "form": form,
             "preview_requested": True,
         }
-        return render(request, f"{THREAD_PAGE}#preview", context)
+        return render(request, f"{THREAD_PAGE}#preview", context, status=200 if valid else 422)
     context = thread_context(
         request, case, form=form, preview_html=preview_html, next_url=request.POST.get("next", "")
     )
     context["thread"].preview_chip = chip
     return render(request, THREAD_PAGE, context, status=200 if valid else 422)
+
+
+def _panel_response(request: HttpRequest, template: str, context: dict, *, status: int):
+    """A comment's report or moderation form, for its panel under the comment.
+
+    The form itself targets the whole comment (a saved report or a hidden comment replaces
+    it); a form with errors goes back into the panel, so the comment stays where it was.
+    """
+    response = render(request, template, context, status=status)
+    if status == 422:
+        retarget(response, f"#c-{context['comment'].pk}-panel")
+        reswap(response, "innerHTML")
+    return response
 
 
 @require_GET
@@ -260,7 +273,7 @@ def comment_edit_view(request: HtmxHttpRequest, public_id: str, pk: int) -> Http
             )
             comments_decorate([comment], user=request.user, is_moderator=False)
             return _comment_response(request, comment)
-        status = 200 if request.htmx else 422
+        status = 422
     else:
         form = CommentEditForm(
             case=comment.case, initial={"body": comment.body, "view": view_value}
@@ -298,10 +311,10 @@ def comment_moderate(
         do(comment=comment, moderator=request.user, reason=form.cleaned_data["reason"])
         comments_decorate([comment], user=request.user, is_moderator=True)
         return _comment_response(request, comment)
-    status = 422 if request.method == "POST" and not request.htmx else 200
+    status = 422 if request.method == "POST" else 200
     if request.htmx:
         context = {"comment": comment, "form": form, "action": action}
-        return render(request, f"{THREAD_PAGE}#moderate-form", context, status=status)
+        return _panel_response(request, f"{THREAD_PAGE}#moderate-form", context, status=status)
     return _conversation_page(request, comment, action=action, form=form, status=status)
 
 
@@ -323,10 +336,10 @@ def comment_report(request: HtmxHttpRequest, public_id: str, pk: int) -> HttpRes
         )
         comment.reported = True
         return _comment_response(request, comment)
-    status = 422 if request.method == "POST" and not request.htmx else 200
+    status = 422 if request.method == "POST" else 200
     if request.htmx:
         context = {"comment": comment, "form": form}
-        return render(request, f"{THREAD_PAGE}#report-form", context, status=status)
+        return _panel_response(request, f"{THREAD_PAGE}#report-form", context, status=status)
     return _conversation_page(request, comment, action="report", form=form, status=status)
 
 

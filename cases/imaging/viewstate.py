@@ -116,9 +116,7 @@ class ViewState:
         """The view an author chose: the middle of a stack, the figure's (or DICOM's) window."""
         slices = list(figure.slices.all())
         index = len(slices) // 2 if len(slices) > 1 else 0
-        width, center = figure.window_width, figure.window_center
-        if not figure.has_window and slices:
-            width, center = _header_window(slices[index])
+        width, center = _default_window(figure, slices)
         return cls(
             figure=figure,
             base_url=base_url or reverse("cases:figure", args=[figure.case.slug, figure.number]),
@@ -362,7 +360,14 @@ class ViewState:
 
     @property
     def reset_url(self) -> str:
-        return self.base_url
+        """The author's window, unmagnified and not inverted, on the slice being read.
+
+        A radiologist resets the picture, not their place in the stack.
+        """
+        width, center = _default_window(self.figure, self.slices)
+        return self.url(
+            window_width=width, window_center=center, zoom=1.0, cx=0.5, cy=0.5, invert=False
+        )
 
     @property
     def invert_url(self) -> str:
@@ -427,6 +432,13 @@ class ViewState:
         """Images of the neighbouring slices in this view, for the browser to fetch ahead."""
         indexes = (self.index + 1, self.index - 1, self.index + 2, self.index - 2)
         return [self.image_url(index=i) for i in indexes if 0 <= i < self.count]
+
+
+def _default_window(figure: Figure, slices: list[Slice]) -> tuple[float | None, float | None]:
+    """The window an author chose: the figure's, else the DICOM header's of the middle slice."""
+    if figure.has_window or not slices:
+        return figure.window_width, figure.window_center
+    return _header_window(slices[len(slices) // 2 if len(slices) > 1 else 0])
 
 
 def _header_window(image: Slice) -> tuple[float | None, float | None]:

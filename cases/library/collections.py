@@ -14,9 +14,11 @@ from django.db import transaction
 from django.db.models import Count, Max, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
 
 from cases.models import Case
 
@@ -200,10 +202,20 @@ def collection_share(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(collection)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def collection_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    _get_collection_for_user(request, pk).delete()
+    """GET asks "Delete collection X? (n cases)" with a form; only its POST deletes.
+
+    The collection page's htmx link asks in a confirm dialog and posts here directly.
+    """
+    collection = _get_collection_for_user(request, pk)
+    if request.method == "GET":
+        context = {"collection": collection, "size": collection.items.count()}
+        return render(request, "cases/library/collection_delete.html", context)
+    collection.delete()
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("cases:collections"))
     return redirect("cases:collections")
 
 

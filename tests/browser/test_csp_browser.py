@@ -1,5 +1,5 @@
-"""Chromium enforces the Content Security Policy: the article, an unknown step and the admin's
-change form work under it and report no violation."""
+"""Chromium enforces the Content Security Policy: the article, an unknown step, the admin's
+change form, a discussion and a live conference work under it and report no violation."""
 
 from __future__ import annotations
 
@@ -95,3 +95,86 @@ def test_pages_and_the_admin_work_under_the_policy(live_server, page, violations
     page.wait_for_timeout(200)
     assert page.evaluate("window.ran") is None
     assert any("script-src" in v for v in violations), violations
+
+
+def _textarea_resize(page, selector: str) -> None:
+    """Drag a textarea's corner, as a reader does: Chromium writes its new height in a style
+    attribute, which an htmx swap must not copy onto the fresh textarea (the CSP forbids it)."""
+    box = page.locator(selector).bounding_box()
+    corner_x, corner_y = box["x"] + box["width"] - 3, box["y"] + box["height"] - 3
+    page.mouse.move(corner_x, corner_y)
+    page.mouse.down()
+    page.mouse.move(corner_x, corner_y + 80)
+    page.mouse.up()
+    assert "height" in (page.locator(selector).get_attribute("style") or "")
+
+
+def test_discussion_and_conference_pages_work_under_the_policy(
+    live_server, browser, django_user_model
+):
+    from cases.conference import services
+    from cases.discussion.services import comment_create
+    from tests.browser.test_conference_browser import _login
+    from tests.conftest import case_build, member_build
+
+    case = case_build(slug="csp-case", title="CSP case", unknown_title="A cough")
+    comment = comment_create(case=case, author=member_build("author1"), body="First")[0]
+    presenter = django_user_model.objects.create_user("presenter", is_staff=True)
+    conference = services.conference_create(title="Friday", presenter=presenter, cases=[case])
+    seen: list[str] = []
+
+    def watched(user):
+        context = _login(browser, live_server, user, viewport={"width": 1280, "height": 900})
+        context.expose_function("cspViolation", lambda text: seen.append(text))
+        context.add_init_script(LISTEN)
+        context.on(
+            "console",
+            lambda m: (
+                seen.append(f"console: {m.text}") if "Content Security Policy" in m.text else None
+            ),
+        )
+        return context, context.new_page()
+
+    # The thread: a resized comment box through a refused post, a preview, a post, a report.
+    context, page = watched(member_build("reader"))
+    try:
+        page.goto(f"{live_server.url}/t/{case.public_id}/")
+        page.wait_for_load_state("networkidle")
+        _textarea_resize(page, "#comment-form-body")
+        form = page.locator("#comment-form")
+        form.evaluate("(form) => { form.noValidate = true; }")
+        form.get_by_role("button", name="Post comment").click()
+        page.locator("#comment-form .errors").wait_for()
+        form = page.locator("#comment-form")
+        form.locator("textarea").fill("A **second** comment")
+        form.get_by_role("button", name="Preview").click()
+        page.locator("#comment-form-preview .preview-box").wait_for()
+        form.get_by_role("button", name="Post comment").click()
+        page.locator("#thread-h", has_text="(2)").wait_for()
+        page.locator(f"#c-{comment.pk}").get_by_role("link", name="Report").click()
+        page.locator(f"#c-{comment.pk} .report-form").wait_for()
+        page.wait_for_load_state("networkidle")
+    finally:
+        context.close()
+
+    # The presenter's console and the room.
+    context, page = watched(presenter)
+    try:
+        page.goto(f"{live_server.url}/conference/")
+        page.goto(f"{live_server.url}/conference/{conference.code}/")
+        page.get_by_role("button", name="Start").click()
+        page.locator("[data-status=live]").wait_for()
+        _textarea_resize(page, "#poll-options")
+        page.locator("#poll-options").fill("Pneumonia\nCancer")
+        page.get_by_role("button", name="Open poll").click()
+        page.get_by_role("button", name="Show results to the room").wait_for()
+        room = context.new_page()
+        room.goto(f"{live_server.url}/c/{conference.code}/")
+        room.get_by_role("button", name="Pneumonia").wait_for()
+        room.wait_for_timeout(1500)  # a round of live polling
+        page.goto(f"{live_server.url}/conference/{conference.code}/summary/")
+        page.wait_for_load_state("networkidle")
+    finally:
+        context.close()
+
+    assert seen == []

@@ -125,12 +125,17 @@ def test_head_ct_scrolls_windows_and_magnifies_with_the_view_in_the_url(
     assert page.locator("#viewer-1 .zoom-level").inner_text() == "2×"
     assert "zoom=2" in page.locator("#viewer-1 img.viewer-image").get_attribute("src")
 
-    # Space resets to the author's view.
+    # Space resets the picture (the author's window, no zoom, pan or invert) and stays on
+    # the slice being read.
     page.focus("#viewer-1")
+    page.keyboard.press("i")
+    _wait_state(page, invert="1", zoom="2")
     page.keyboard.press(" ")
-    _wait_state(page, slice="15", ww="100", wc="35")  # the figure's window: the header's
-    assert "zoom" not in _state(page)
-    expect(page.locator("#viewer-1-position output")).to_have_text("15")
+    _wait_state(page, slice="10", ww="100", wc="35")  # the figure's window: the header's
+    assert _state(page) == {"slice": "10", "ww": "100", "wc": "35"}
+    expect(page.locator("#viewer-1-position output")).to_have_text("10")
+    assert page.locator("#viewer-1 .zoom-level").inner_text() == "1×"
+    assert page.get_by_label("Window width").input_value() == "100"
     page.screenshot(path=str(screenshot_dir / "viewer-4-reset.png"))
 
 
