@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from collections.abc import Mapping
+from functools import cache
 
+from django.db import connection
 from django.http import (
     Http404,
     HttpRequest,
@@ -44,14 +45,7 @@ from .render import (
 # parameter is in the query string), so browsers may keep them for a year.
 IMAGE_CACHE_CONTROL = "private, max-age=31536000, immutable"
 _TOKEN = re.compile(r"[0-9a-f]{32}")
-# Published stacks seen in the last few seconds (per worker, a cache only): any rendering of
-# one of their slices, from the store or afresh, is then served without a database query. A
-# case returned to draft stops serving its images within this time.
-PUBLISHED_MEMORY_SECONDS = 30.0
-PUBLISHED_MEMORY_SIZE = 20_000
-# token -> (until, the slice's stack in order, the slice's index in it)
-_published_until: dict[str, tuple[float, list[Slice], int]] = {}
-# What a rendering reads: a narrow row keeps the query cheap and the memory small.
+# What a rendering reads: a narrow row keeps the query cheap.
 _RENDER_FIELDS = (
     "figure_id", "position", "token", "image", "kind", "inverted",
     "figure__window_width", "figure__window_center", "figure__case__status",
@@ -72,25 +66,24 @@ def _get_figure_for_user(request: HttpRequest, slug: str, number: int) -> Figure
 
 
 def _get_slice_for_user(request: HttpRequest, token: str) -> Slice:
-    """The slice behind an image URL, with its figure and case, in one query.
-
-    The query reads the slice's whole stack (narrow rows), which is remembered when the case
-    is published: the stack's other slices are then served without a query.
-    """
-    if not _TOKEN.fullmatch(token):
-        raise Http404("No such image")
-    stack = list(
-        Slice.objects.filter(figure__slices__token=token)
-        .select_related("figure__case")
-        .only(*_RENDER_FIELDS)
-        .order_by("position", "pk")
-    )
-    image = next((s for s in stack if s.token == token), None)
+    """The slice behind an image URL, with its figure and case, in one query."""
+    image = _slice_read(token)
     if image is None or not _case_visible(request, image.figure.case):
         raise Http404("No such image")
-    if image.figure.case.is_published:
-        _published_remember(stack)
     return image
+
+
+def _slice_read(token: str, **filters) -> Slice | None:
+    """The slice named ``token`` (one indexed query, on its unique token), or None.
+
+    Read for every image request, never remembered between requests: whether its case is
+    published is the database's answer of the moment, so a case returned to draft stops
+    serving its images at once, on every worker and every app server.
+    """
+    if not _TOKEN.fullmatch(token):
+        return None
+    images = Slice.objects.select_related("figure__case").only(*_RENDER_FIELDS)
+    return images.filter(token=token, **filters).first()
 
 
 def _case_visible(request: HttpRequest, case: Case) -> bool:
@@ -161,17 +154,16 @@ def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpRespo
     """A slice rendered at the window, zoom, annotations and size in the query string.
 
     When the URL names its window (as the viewer's URLs do), a matching ``If-None-Match``
-    gets 304, and a slice of a stack seen published in the last ``PUBLISHED_MEMORY_SECONDS``
-    is served from the render store or rendered, both without a database query; otherwise
-    one query finds the slice's stack, figure and case. Unreadable parameters are a 400,
-    out-of-range ones are clamped.
+    gets 304 without a database query; otherwise one query finds the slice, its figure and
+    case. Unreadable parameters are a 400, out-of-range ones are clamped.
     """
     params = _render_params(request.GET)
     if params is None:
         return HttpResponseBadRequest("Bad image parameters.")
     client_etags = _client_etags(request)
-    if response := _image_without_query(token, fmt, params, client_etags):
-        return response
+    etag = _etag_named(token, fmt, params)
+    if etag is not None and etag in client_etags:
+        return _not_modified(etag)
     render_args = {k: v for k, v in params.items() if k != "annotations"}
     image = _get_slice_for_user(request, token)
     annotations = []
@@ -189,16 +181,55 @@ def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpRespo
 
 
 def published_image(request: HttpRequest, token: str, fmt: str) -> HttpResponse | None:
-    """``slice_image``'s answer when it needs neither the database nor the visitor, else None.
+    """``slice_image``'s answer when it does not need the visitor, else None.
 
-    That is a 304 for a URL naming its window, or any rendering of a stack seen published
-    in the last ``PUBLISHED_MEMORY_SECONDS``. ``cases.imaging.middleware`` asks this before
+    That is, for a URL naming its window: a 304 (no query), or a rendering of a slice whose
+    case is published now (one query). ``cases.imaging.middleware`` asks this before
     sessions, CSRF and authentication run, as whitenoise does for static files.
     """
     params = _render_params(request.GET)
     if params is None:
         return None
-    return _image_without_query(token, fmt, params, _client_etags(request))
+    etag = _etag_named(token, fmt, params)
+    if etag is None:
+        return None  # the figure's own window: the view reads the figure
+    if etag in _client_etags(request):
+        # Only a browser holding this very rendering can name its ETag; a 304 gives it
+        # nothing it has not got (and it keeps an image for a year without asking).
+        return _not_modified(etag)
+    key = render_key(token, fmt=fmt, **params)
+    if (data := render_cache_get(key)) is not None:
+        return _image_response(data, fmt, etag) if _published(token) else None
+    if params["annotations"]:
+        return None  # drawn only after the view's check of the digest
+    image = _slice_read(token, figure__case__status=Case.Status.PUBLISHED)
+    if image is None:
+        return None  # a draft (staff may see it) or no such image: the view decides
+    render_args = {k: v for k, v in params.items() if k != "annotations"}
+    return _image_response(slice_render(image, fmt=fmt, **render_args), fmt, etag)
+
+
+def _published(token: str) -> bool:
+    """Whether the slice named ``token`` belongs to a published case, asked of the database.
+
+    Asked for every stored rendering served before sessions, so a case returned to draft
+    stops serving at once on every worker and app server. The SQL is written out (one
+    lookup on the unique token, two primary-key joins): compiling the same question through
+    the ORM costs several times the lookup and more than reading the stored rendering.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_published_sql(), [token, Case.Status.PUBLISHED.value])
+        return cursor.fetchone() is not None
+
+
+@cache
+def _published_sql() -> str:
+    slices, figures, cases = (m._meta.db_table for m in (Slice, Figure, Case))
+    return (
+        f"SELECT 1 FROM {slices} JOIN {figures} ON {figures}.id = {slices}.figure_id"
+        f" JOIN {cases} ON {cases}.id = {figures}.case_id"
+        f" WHERE {slices}.token = %s AND {cases}.status = %s"
+    )
 
 
 def _client_etags(request: HttpRequest) -> set[str]:
@@ -208,27 +239,11 @@ def _client_etags(request: HttpRequest) -> set[str]:
     return {t.removeprefix("W/") for t in parse_etags(header)}
 
 
-def _image_without_query(
-    token: str, fmt: str, params: dict, client_etags: set[str]
-) -> HttpResponse | None:
+def _etag_named(token: str, fmt: str, params: dict) -> str | None:
+    """The rendering's ETag when the URL names all of it (its window too), else None."""
     if params["window_width"] is None or not _TOKEN.fullmatch(token):
         return None
-    # The URL names the whole rendering: answer from the ETag, the render store, or a slice
-    # of a stack seen published moments ago.
-    key = render_key(token, fmt=fmt, **params)
-    etag = render_etag(key)
-    if etag in client_etags:
-        return _not_modified(etag)
-    until, stack, index = _published_until.get(token, (0.0, [], 0))
-    if until <= time.monotonic():
-        return None
-    if params["annotations"]:
-        # Drawn only after the view's check of the digest: here, only if already stored.
-        data = render_cache_get(key)
-    else:
-        render_args = {k: v for k, v in params.items() if k != "annotations"}
-        data = slice_render(stack[index], fmt=fmt, **render_args)  # the store first
-    return None if data is None else _image_response(data, fmt, etag)
+    return render_etag(render_key(token, fmt=fmt, **params))
 
 
 def _image_response(data: bytes, fmt: str, etag: str) -> HttpResponse:
@@ -239,16 +254,6 @@ def _image_response(data: bytes, fmt: str, etag: str) -> HttpResponse:
     response["ETag"] = etag
     response["Cache-Control"] = IMAGE_CACHE_CONTROL
     return response
-
-
-def _published_remember(stack: list[Slice]) -> None:
-    if len(_published_until) + len(stack) > PUBLISHED_MEMORY_SIZE:
-        _published_until.clear()
-    figure = stack[0].figure
-    until = time.monotonic() + PUBLISHED_MEMORY_SECONDS
-    for index, image in enumerate(stack):
-        image.figure = figure  # one figure object for the stack
-        _published_until[image.token] = (until, stack, index)
 
 
 def _not_modified(etag: str) -> HttpResponse:
