@@ -161,8 +161,7 @@ def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpRespo
     if params is None:
         return HttpResponseBadRequest("Bad image parameters.")
     client_etags = _client_etags(request)
-    etag = _etag_named(token, fmt, params)
-    if etag is not None and etag in client_etags:
+    if (key := _key_named(token, fmt, params)) and (etag := render_etag(key)) in client_etags:
         return _not_modified(etag)
     render_args = {k: v for k, v in params.items() if k != "annotations"}
     image = _get_slice_for_user(request, token)
@@ -190,14 +189,14 @@ def published_image(request: HttpRequest, token: str, fmt: str) -> HttpResponse 
     params = _render_params(request.GET)
     if params is None:
         return None
-    etag = _etag_named(token, fmt, params)
-    if etag is None:
+    key = _key_named(token, fmt, params)
+    if key is None:
         return None  # the figure's own window: the view reads the figure
+    etag = render_etag(key)
     if etag in _client_etags(request):
         # Only a browser holding this very rendering can name its ETag; a 304 gives it
         # nothing it has not got (and it keeps an image for a year without asking).
         return _not_modified(etag)
-    key = render_key(token, fmt=fmt, **params)
     if (data := render_cache_get(key)) is not None:
         return _image_response(data, fmt, etag) if _published(token) else None
     if params["annotations"]:
@@ -224,11 +223,14 @@ def _published(token: str) -> bool:
 
 @cache
 def _published_sql() -> str:
-    slices, figures, cases = (m._meta.db_table for m in (Slice, Figure, Case))
+    def column(model, name: str) -> str:
+        return f"{model._meta.db_table}.{model._meta.get_field(name).column}"
+
     return (
-        f"SELECT 1 FROM {slices} JOIN {figures} ON {figures}.id = {slices}.figure_id"
-        f" JOIN {cases} ON {cases}.id = {figures}.case_id"
-        f" WHERE {slices}.token = %s AND {cases}.status = %s"
+        f"SELECT 1 FROM {Slice._meta.db_table}"
+        f" JOIN {Figure._meta.db_table} ON {column(Figure, 'id')} = {column(Slice, 'figure')}"
+        f" JOIN {Case._meta.db_table} ON {column(Case, 'id')} = {column(Figure, 'case')}"
+        f" WHERE {column(Slice, 'token')} = %s AND {column(Case, 'status')} = %s"
     )
 
 
@@ -239,11 +241,11 @@ def _client_etags(request: HttpRequest) -> set[str]:
     return {t.removeprefix("W/") for t in parse_etags(header)}
 
 
-def _etag_named(token: str, fmt: str, params: dict) -> str | None:
-    """The rendering's ETag when the URL names all of it (its window too), else None."""
+def _key_named(token: str, fmt: str, params: dict) -> str | None:
+    """The rendering's key when the URL names all of it (its window too), else None."""
     if params["window_width"] is None or not _TOKEN.fullmatch(token):
         return None
-    return render_etag(render_key(token, fmt=fmt, **params))
+    return render_key(token, fmt=fmt, **params)
 
 
 def _image_response(data: bytes, fmt: str, etag: str) -> HttpResponse:
