@@ -109,9 +109,7 @@ def stack() -> list:
     return slices
 
 
-def test_an_unpublish_on_one_app_server_stops_another_serving_at_once(
-    worker, stack, admin_client
-):
+def test_an_unpublish_on_one_app_server_stops_another_serving_at_once(worker, stack, admin_client):
     seen = slice_image_url(stack[0], window_width=200, window_center=100)
     stored = slice_image_url(stack[1], window_width=200, window_center=100, fmt="jpeg")
     for _ in range(3):  # rendered, rendered again and stored, read from the store
