@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Avg, Count, Prefetch, Q, QuerySet
+from django.db.models import Avg, Count, Min, Prefetch, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -128,7 +128,23 @@ def _allowed_step(steps: list[int], progress: Progress) -> int:
 
 
 def _case_statistics(case: Case) -> dict:
-    stats = case.attempts.aggregate(
+    """How the learners who tried this case did, each learner counted once, by a first try.
+
+    A learner is a signed-in user; an attempt whose account was since deleted keeps the
+    session it was made in, and a session stands for one learner. A learner who tries again
+    (from another browser, whose session has not seen the case) has seen the diagnosis by
+    then: only the first attempt says how hard the case is, so it alone counts (a skipped
+    first attempt counts as no differential, as a skip does).
+    """
+    tries = case.attempts.order_by()
+    signed_in = tries.filter(user__isnull=False)
+    in_a_session = tries.filter(user__isnull=True).exclude(session_key="")
+    firsts = (
+        Q(id__in=_first_ids(signed_in, learner="user"))
+        | Q(id__in=_first_ids(in_a_session, learner="session_key"))
+        | Q(user__isnull=True, session_key="")  # nothing to tell whose: each on its own
+    )
+    stats = tries.filter(firsts).aggregate(
         attempts=Count("id", filter=Q(skipped=False)),
         correct=Count("id", filter=Q(skipped=False, matched_rank__isnull=False)),
         first=Count("id", filter=Q(matched_rank=1)),
@@ -138,6 +154,12 @@ def _case_statistics(case: Case) -> dict:
     stats["share_correct"] = round(100 * stats["correct"] / attempts) if attempts else None
     stats["share_first"] = round(100 * stats["first"] / attempts) if attempts else None
     return stats
+
+
+def _first_ids(attempts: QuerySet[Attempt], *, learner: str) -> QuerySet:
+    """The id of each learner's first attempt, a learner being one value of field ``learner``."""
+    # Ids grow with time, so a learner's smallest id is their first attempt.
+    return attempts.values(learner).annotate(first=Min("id")).values("first")
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,8 @@ MIDDLEWARE = [
     # Above whitenoise, so static files carry the policy and headers too.
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "caseviewer.middleware.security_headers",
+    # Before anything reads the request: a NUL is a 400 here, never a database error.
+    "caseviewer.middleware.nul_refused",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Published images, like static files, before sessions and accounts.
     "cases.imaging.middleware.published_images",

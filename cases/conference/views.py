@@ -690,6 +690,9 @@ def summary(request: HttpRequest, code: str) -> HttpResponse:
 @require_GET
 def summary_csv(request: HttpRequest, code: str) -> HttpResponse:
     conference = _get_conference_for_presenter(request, code)
-    response = HttpResponse(services.conference_csv(conference), content_type="text/csv")
+    # The byte-order mark tells Excel the file is UTF-8 (accents), as the header tells browsers.
+    response = HttpResponse(
+        "\ufeff" + services.conference_csv(conference), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="conference-{conference.code}.csv"'
     return response

@@ -34,10 +34,11 @@ MIDDLEWARE_NAME = "cases.imaging.middleware.published_images"
 def published_images(get_response: Callable[[HttpRequest], HttpResponse]):
     """Answer an image request from ``published_image`` when it can, like whitenoise.
 
-    An image of a stack seen published moments ago (or a 304) needs no session, CSRF check,
-    user or URL resolution, which would cost more than serving the stored image itself.
-    Everything else (drafts, the first request for a stack in this worker, bad parameters)
-    goes on through the whole stack to the view.
+    An image of a published case (or a 304) needs no session, CSRF check, user or URL
+    resolution; skipping them is about half the cost of serving a stored image. Whether the
+    case is published is asked of the database each time (``published_image``), so a case
+    returned to draft stops serving at once everywhere. Everything else (drafts, the
+    figure's own window, bad parameters) goes on through the whole stack to the view.
     """
 
     def middleware(request: HttpRequest) -> HttpResponse:
@@ -58,11 +59,13 @@ def _published_answer(request: HttpRequest) -> HttpResponse | None:
 def published_images_wsgi(application: Callable) -> Callable:
     """``application`` (Django's), with published images answered before its handler.
 
-    Skipping Django's handler (its signals, URL prefix and exception layers) lets a worker
-    serve a stored render about as fast as whitenoise serves the same bytes as a static file
-    (``bench/viewer.py`` measures both). What ``published_image`` cannot answer, or fails on,
-    goes to ``application`` untouched, where the middleware and the view answer it (and report
-    any error) as for any request.
+    Skipping Django's handler (its signals, URL prefix and exception layers) serves more
+    stored renders and 304s per second through gunicorn (bench/viewer.py). What
+    ``published_image`` cannot answer, or fails on, goes to ``application`` untouched, where
+    the middleware and the view answer it (and report any error) as for any request. The
+    handler's signals do not run here: the published check's query uses the worker's
+    persistent connection, and a connection the database dropped fails that check, goes on
+    to the handler, whose ``request_started`` closes it and whose view connects afresh.
     """
     outer = _middleware_above(lambda request: request.published_response)
 

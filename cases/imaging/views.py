@@ -7,7 +7,6 @@ and unknown mode's figure pages (which pass their own ``base_url`` and caption).
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping
 
 from django.http import (
@@ -41,14 +40,7 @@ from .viewstate import ViewState
 # parameter is in the query string), so browsers may keep them for a year.
 IMAGE_CACHE_CONTROL = "private, max-age=31536000, immutable"
 _TOKEN = re.compile(r"[0-9a-f]{32}")
-# Published stacks seen in the last few seconds (per worker, a cache only): any rendering of
-# one of their slices, from the store or afresh, is then served without a database query. A
-# case returned to draft stops serving its images within this time.
-PUBLISHED_MEMORY_SECONDS = 30.0
-PUBLISHED_MEMORY_SIZE = 20_000
-# token -> (until, the slice's stack in order, the slice's index in it)
-_published_until: dict[str, tuple[float, list[Slice], int]] = {}
-# What a rendering reads: a narrow row keeps the query cheap and the memory small.
+# What a rendering reads: a narrow row keeps the query cheap.
 _RENDER_FIELDS = (
     "figure_id", "position", "token", "image", "kind", "inverted",
     "figure__window_width", "figure__window_center", "figure__case__status",
@@ -64,25 +56,24 @@ def _get_figure_for_user(request: HttpRequest, slug: str, number: int) -> Figure
 
 
 def _get_slice_for_user(request: HttpRequest, token: str) -> Slice:
-    """The slice behind an image URL, with its figure and case, in one query.
-
-    The query reads the slice's whole stack (narrow rows), which is remembered when the case
-    is published: the stack's other slices are then served without a query.
-    """
-    if not _TOKEN.fullmatch(token):
-        raise Http404("No such image")
-    stack = list(
-        Slice.objects.filter(figure__slices__token=token)
-        .select_related("figure__case")
-        .only(*_RENDER_FIELDS)
-        .order_by("position", "pk")
-    )
-    image = next((s for s in stack if s.token == token), None)
+    """The slice behind an image URL, with its figure and case, in one query."""
+    image = _slice_read(token)
     if image is None or not _case_visible(request, image.figure.case):
         raise Http404("No such image")
-    if image.figure.case.is_published:
-        _published_remember(stack)
     return image
+
+
+def _slice_read(token: str, **filters) -> Slice | None:
+    """The slice named ``token`` (one indexed query, on its unique token), or None.
+
+    Read for every image request, never remembered between requests: whether its case is
+    published is the database's answer of the moment, so a case returned to draft stops
+    serving its images at once, on every worker and every app server.
+    """
+    if not _TOKEN.fullmatch(token):
+        return None
+    images = Slice.objects.select_related("figure__case").only(*_RENDER_FIELDS)
+    return images.filter(token=token, **filters).first()
 
 
 def _case_visible(request: HttpRequest, case: Case) -> bool:
@@ -153,17 +144,15 @@ def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpRespo
     """A slice rendered at the window, zoom, annotations and size in the query string.
 
     When the URL names its window (as the viewer's URLs do), a matching ``If-None-Match``
-    gets 304, and a slice of a stack seen published in the last ``PUBLISHED_MEMORY_SECONDS``
-    is served from the render store or rendered, both without a database query; otherwise
-    one query finds the slice's stack, figure and case. Unreadable parameters are a 400,
-    out-of-range ones are clamped.
+    gets 304 without a database query; otherwise one query finds the slice, its figure and
+    case. Unreadable parameters are a 400, out-of-range ones are clamped.
     """
     params = RenderParams.from_query(token, request.GET, fmt=fmt)
     if params is None:
         return HttpResponseBadRequest("Bad image parameters.")
     etags = client_etags(request)
-    if response := _image_without_query(params, etags):
-        return response
+    if (key := _key_named(params)) and (etag := render_etag(key)) in etags:
+        return _not_modified(etag)
     image = _get_slice_for_user(request, token)
     annotations = []
     if params.annotations:
@@ -181,34 +170,48 @@ def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpRespo
 
 
 def published_image(request: HttpRequest, token: str, fmt: str) -> HttpResponse | None:
-    """``slice_image``'s answer when it needs neither the database nor the visitor, else None.
+    """``slice_image``'s answer when it does not need the visitor, else None.
 
-    That is a 304 for a URL naming its window, or any rendering of a stack seen published
-    in the last ``PUBLISHED_MEMORY_SECONDS``. ``cases.imaging.middleware`` asks this before
+    That is, for a URL naming its window: a 304 (no query), or a rendering of a slice whose
+    case is published now (one query). ``cases.imaging.middleware`` asks this before
     sessions, CSRF and authentication run, as whitenoise does for static files.
     """
     params = RenderParams.from_query(token, request.GET, fmt=fmt)
     if params is None:
         return None
-    return _image_without_query(params, client_etags(request))
+    key = _key_named(params)
+    if key is None:
+        return None  # the figure's own window: the view reads the figure
+    etag = render_etag(key)
+    if etag in client_etags(request):
+        # Only a browser holding this very rendering can name its ETag; a 304 gives it
+        # nothing it has not got (and it keeps an image for a year without asking).
+        return _not_modified(etag)
+    if (data := render_cache_get(key)) is not None:
+        return _image_response(data, params.fmt, etag) if _published(params.token) else None
+    if params.annotations:
+        return None  # drawn only after the view's check of the digest
+    image = _slice_read(params.token, figure__case__status=Case.Status.PUBLISHED)
+    if image is None:
+        return None  # a draft (staff may see it) or no such image: the view decides
+    return _image_response(slice_render(image, params), params.fmt, etag)
 
 
-def _image_without_query(params: RenderParams, etags: set[str]) -> HttpResponse | None:
+def _published(token: str) -> bool:
+    """Whether the slice named ``token`` belongs to a published case, asked of the database.
+
+    Asked for every stored rendering served before sessions, never remembered, so a case
+    returned to draft stops serving at once on every worker and app server.
+    """
+    published = Slice.objects.filter(token=token, figure__case__status=Case.Status.PUBLISHED)
+    return published.exists()
+
+
+def _key_named(params: RenderParams) -> str | None:
+    """The rendering's key when the URL names all of it (its window too), else None."""
     if params.window_width is None or not _TOKEN.fullmatch(params.token):
         return None
-    # The URL names the whole rendering: answer from the ETag, the render store, or a slice
-    # of a stack seen published moments ago.
-    key = params.key()
-    etag = render_etag(key)
-    if etag in etags:
-        return _not_modified(etag)
-    until, stack, index = _published_until.get(params.token, (0.0, [], 0))
-    if until <= time.monotonic():
-        return None
-    # Annotations are drawn only after the view's check of the digest: here, an annotated
-    # rendering is served only if already stored; a plain one from the store or rendered.
-    data = render_cache_get(key) if params.annotations else slice_render(stack[index], params)
-    return None if data is None else _image_response(data, params.fmt, etag)
+    return params.key()
 
 
 def _image_response(data: bytes, fmt: str, etag: str) -> HttpResponse:
@@ -219,16 +222,6 @@ def _image_response(data: bytes, fmt: str, etag: str) -> HttpResponse:
     response["ETag"] = etag
     response["Cache-Control"] = IMAGE_CACHE_CONTROL
     return response
-
-
-def _published_remember(stack: list[Slice]) -> None:
-    if len(_published_until) + len(stack) > PUBLISHED_MEMORY_SIZE:
-        _published_until.clear()
-    figure = stack[0].figure
-    until = time.monotonic() + PUBLISHED_MEMORY_SECONDS
-    for index, image in enumerate(stack):
-        image.figure = figure  # one figure object for the stack
-        _published_until[image.token] = (until, stack, index)
 
 
 def _not_modified(etag: str) -> HttpResponse:
