@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import unknown, views
+from . import views
+from .unknown import views as unknown
 from .imaging import views as imaging_views
 
 app_name = "cases"

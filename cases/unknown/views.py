@@ -19,15 +19,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from .forms import DifferentialForm
-from .http import HtmxHttpRequest, render_page
-from .imaging.views import viewer_context
-from .library.cards import difficulty_level
-from .library.search import Mode
-from .library.views import library_page
-from .models import Attempt, Case, Figure, RevealStep, Table, TableRow
-from .scoring import differential_score
-from .spoilers import spoiler_patterns, text_mask
+from ..forms import DifferentialForm
+from ..http import HtmxHttpRequest, render_page
+from ..imaging.views import viewer_context
+from ..library.cards import difficulty_level
+from ..library.search import Mode
+from ..library.views import library_page
+from ..models import Attempt, Case, Figure, RevealStep, Table, TableRow
+from ..scoring import differential_score
+from ..spoilers import spoiler_patterns, text_mask
 
 SESSION_KEY = "unknown"
 
