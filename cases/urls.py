@@ -1,81 +1,22 @@
-from django.urls import path
+"""The app's URLs, all in the "cases" namespace.
 
-from . import unknown, views
-from .imaging import views as imaging_views
+The library and article pages are here; each sub-package's pages come from its own urls.py.
+"""
+
+from __future__ import annotations
+
+from django.urls import include, path
+
+from . import views
 
 app_name = "cases"
 
 urlpatterns = [
     path("", views.library, name="library"),
     path("cases/<slug:slug>/", views.article, name="article"),
-    path("cases/<slug:slug>/figures/<int:number>/", imaging_views.figure, name="figure"),
-    path("img/<str:token>.png", imaging_views.slice_image, name="slice_image"),
-    path(
-        "img/<str:token>.jpg",
-        imaging_views.slice_image,
-        {"fmt": "jpeg"},
-        name="slice_image_jpeg",
-    ),
-    path("u/", unknown.unknown_library, name="unknown_library"),
-    path("u/history/", unknown.unknown_history, name="unknown_history"),
-    path("u/<str:public_id>/", unknown.unknown_step, name="unknown_case"),
-    path("u/<str:public_id>/<int:step>/", unknown.unknown_step, name="unknown_step"),
-    path(
-        "u/<str:public_id>/figures/<int:number>/",
-        unknown.unknown_figure,
-        name="unknown_figure",
-    ),
-    path(
-        "u/<str:public_id>/differential/",
-        unknown.unknown_differential,
-        name="unknown_differential",
-    ),
-]
-
-# Discussion threads (cases/discussion/urls.py): /t/<public_id>/...
-from .discussion.urls import urlpatterns as discussion_urlpatterns  # noqa: E402
-
-urlpatterns += discussion_urlpatterns
-
-# The library's collections and citation downloads (cases/library/urls.py).
-from .library.urls import urlpatterns as library_urlpatterns  # noqa: E402
-
-urlpatterns += library_urlpatterns
-
-# Live conferences (cases/conference/views.py): the room at /c/<code>/, the presenter at
-# /conference/<code>/.
-from .conference import views as conference_views  # noqa: E402
-
-urlpatterns += [
-    path("c/", conference_views.join, name="conference_join"),
-    path("c/<str:code>/", conference_views.audience, name="conference_audience"),
-    path("c/<str:code>/live/", conference_views.live, name="conference_live"),
-    path(
-        "c/<str:code>/figures/<int:number>/",
-        conference_views.audience_figure,
-        name="conference_audience_figure",
-    ),
-    path("c/<str:code>/questions/<int:pk>/vote/", conference_views.vote, name="conference_vote"),
-    path(
-        "c/<str:code>/questions/<int:pk>/heatmap.png",
-        conference_views.audience_heatmap,
-        name="conference_audience_heatmap",
-    ),
-    path("conference/", conference_views.conference_list, name="conference_list"),
-    path("conference/new/", conference_views.conference_new, name="conference_new"),
-    path("conference/<str:code>/", conference_views.console, name="conference_console"),
-    path("conference/<str:code>/panel/", conference_views.panel, name="conference_panel"),
-    path("conference/<str:code>/viewer/", conference_views.viewer, name="conference_viewer"),
-    path("conference/<str:code>/action/", conference_views.action, name="conference_action"),
-    path(
-        "conference/<str:code>/questions/<int:pk>/heatmap.png",
-        conference_views.heatmap,
-        name="conference_heatmap",
-    ),
-    path("conference/<str:code>/summary/", conference_views.summary, name="conference_summary"),
-    path(
-        "conference/<str:code>/summary.csv",
-        conference_views.summary_csv,
-        name="conference_summary_csv",
-    ),
+    path("", include("cases.imaging.urls")),
+    path("", include("cases.unknown.urls")),
+    path("", include("cases.discussion.urls")),
+    path("", include("cases.library.urls")),
+    path("", include("cases.conference.urls")),
 ]

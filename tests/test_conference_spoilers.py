@@ -8,7 +8,7 @@ from django.test import Client
 from cases.conference import services
 from cases.conference.models import Conference
 from cases.models import RevealStep
-from cases.unknown import case_steps
+from cases.unknown.reveal import case_steps
 from tests.test_unknown_spoilers import _later_identifiers, _later_texts, _plain, demo_cases
 
 pytestmark = pytest.mark.django_db

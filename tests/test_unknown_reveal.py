@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from cases.models import Attempt, Case, Figure, RevealStep, Table, TableRow
-from cases.unknown import case_steps
+from cases.unknown.reveal import case_steps
 
 from .conftest import case_build
 

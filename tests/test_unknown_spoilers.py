@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from cases.models import Case, RevealStep
-from cases.unknown import case_steps
+from cases.unknown.reveal import case_steps
 
 pytestmark = pytest.mark.django_db
 

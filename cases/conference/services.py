@@ -17,7 +17,7 @@ from django.utils import timezone
 from cases.imaging.viewstate import ViewState
 from cases.models import Case, Figure, Table, TableRow
 from cases.scoring import answer_matches, answer_targets
-from cases.unknown import case_steps
+from cases.unknown.reveal import case_steps
 
 from .models import Conference, ConferenceCase, Question, Vote
 from .state import LiveState, state_store

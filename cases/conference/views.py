@@ -36,7 +36,7 @@ from cases.http import HtmxHttpRequest, client_etags, render_page
 from cases.imaging.views import viewer_context
 from cases.imaging.viewstate import ViewState
 from cases.models import RevealStep
-from cases.unknown import case_steps, step_reveal
+from cases.unknown.reveal import case_steps, step_reveal
 
 from . import services
 from .forms import ConferenceForm, QuestionForm

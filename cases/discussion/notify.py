@@ -9,13 +9,15 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, mailers
 from django.db import transaction
+from django.db.models import Q
 from django.tasks import task
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from .models import Comment
+from .models import Comment, Follow
 
 logger = logging.getLogger(__name__)
 
@@ -25,11 +27,34 @@ def comment_notify_later(*, comment: Comment, base_url: str) -> None:
     transaction.on_commit(lambda: comment_notify.enqueue(comment.pk, base_url))
 
 
+def notification_recipients(*, comment: Comment) -> list:
+    """Who hears of ``comment``: the case's authors with an account and the followers.
+
+    Not its own author, nobody who unfollowed, nobody without an address or who cannot see
+    the case (a draft is for staff only).
+    """
+    User = get_user_model()
+    case = comment.case
+    unfollowed = Follow.objects.filter(case=case, active=False).values("user")
+    users = (
+        User.objects.filter(
+            Q(case_authorships__case=case) | Q(case_follows__case=case, case_follows__active=True)
+        )
+        .exclude(pk=comment.author_id)
+        .exclude(pk__in=unfollowed)
+        .exclude(email="")
+        .filter(is_active=True)
+        .distinct()
+        .order_by("pk")
+    )
+    if not case.is_published:
+        users = users.filter(is_staff=True)
+    return list(users)
+
+
 @task(backend="background")
 def comment_notify(comment_id: int, base_url: str) -> int:
     """Send one e-mail per recipient; return how many were sent."""
-    from .services import notification_recipients
-
     comment = (
         Comment.objects.select_related("case", "author", "parent__author")
         .filter(pk=comment_id, deleted_at__isnull=True, hidden_at__isnull=True)

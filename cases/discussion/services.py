@@ -7,11 +7,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from ..markdown import markdown_render
 from .models import MODERATE_PERMISSION, Comment, Follow, ModerationAction, Report
+from .notify import comment_notify_later
 from .viewlinks import ViewLink, view_links_in_html
 
 
@@ -107,8 +107,6 @@ def comment_create(
         if key and existing:
             return existing, False
         raise
-    from .notify import comment_notify_later
-
     comment_notify_later(comment=comment, base_url=base_url)
     return comment, True
 
@@ -221,30 +219,3 @@ def follow_set(*, case, user, following: bool) -> Follow:
         case=case, user=user, defaults={"active": following}
     )
     return follow
-
-
-def notification_recipients(*, comment: Comment) -> list:
-    """Who hears of ``comment``: the case's authors with an account and the followers.
-
-    Not its own author, nobody who unfollowed, nobody without an address or who cannot see
-    the case (a draft is for staff only).
-    """
-    from django.contrib.auth import get_user_model
-
-    User = get_user_model()
-    case = comment.case
-    unfollowed = Follow.objects.filter(case=case, active=False).values("user")
-    users = (
-        User.objects.filter(
-            Q(case_authorships__case=case) | Q(case_follows__case=case, case_follows__active=True)
-        )
-        .exclude(pk=comment.author_id)
-        .exclude(pk__in=unfollowed)
-        .exclude(email="")
-        .filter(is_active=True)
-        .distinct()
-        .order_by("pk")
-    )
-    if not case.is_published:
-        users = users.filter(is_staff=True)
-    return list(users)

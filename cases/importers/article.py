@@ -23,6 +23,7 @@ from pathlib import Path
 from django.db import models, transaction
 from django.utils.text import slugify
 
+from cases.importers.common import case_slug_free, slug_shorten, tag_get_or_create
 from cases.models import (
     Abbreviation,
     Affiliation,
@@ -218,11 +219,7 @@ class ParsedArticle:
 
 def title_slug(title: str) -> str:
     """slugify(title), cut at a word boundary so URLs stay readable."""
-    slug = slugify(title)
-    if len(slug) <= SLUG_MAX:
-        return slug
-    cut = slug[: SLUG_MAX + 1]
-    return cut[: cut.rfind("-")] if "-" in cut else slug[:SLUG_MAX]
+    return slug_shorten(slugify(title), limit=SLUG_MAX)
 
 
 def _join_sentences(parts) -> str:
@@ -1265,14 +1262,6 @@ def _existing_case(article: ParsedArticle) -> Case | None:
     return Case.objects.filter(slug=article.slug, external_id="").first()
 
 
-def _free_slug(base: str) -> str:
-    slug, n = base, 1
-    while Case.objects.filter(slug=slug).exists():
-        n += 1
-        slug = f"{base[: SLUG_MAX - len(str(n)) - 1]}-{n}"
-    return slug
-
-
 def _fill_case(case: Case, article: ParsedArticle, *, draft: bool, unknown_title: str) -> None:
     citation = article.citation
     case.title = article.title
@@ -1368,20 +1357,18 @@ def _keyword(name: str) -> Keyword:
     return Keyword.objects.filter(name__iexact=name).first() or Keyword.objects.create(name=name)
 
 
-def _tag(kind: str, name: str) -> Tag:
-    tag, _ = Tag.objects.get_or_create(kind=kind, slug=slugify(name)[:80], defaults={"name": name})
-    return tag
-
-
 def _write_labels(case: Case, article: ParsedArticle) -> None:
     case.keywords.set([_keyword(name) for name in article.keywords])
-    modality_tags = [_tag(Tag.Kind.MODALITY, Figure.Modality(m).label) for m in article.modalities]
+    modality_tags = [
+        tag_get_or_create(kind=Tag.Kind.MODALITY, name=Figure.Modality(m).label)
+        for m in article.modalities
+    ]
     # Modality tags follow the figures; other tags may have been added by hand and stay.
     stale = case.tags.filter(kind=Tag.Kind.MODALITY).exclude(pk__in=[t.pk for t in modality_tags])
     case.tags.remove(*stale)
     case.tags.add(*modality_tags)
     if article.body_system:
-        case.tags.add(_tag(Tag.Kind.SYSTEM, article.body_system))
+        case.tags.add(tag_get_or_create(kind=Tag.Kind.SYSTEM, name=article.body_system))
 
 
 def article_import(
@@ -1404,7 +1391,7 @@ def article_import(
     unknown_title = unknown_title.strip()
     _check_lengths(article, unknown_title)
     with transaction.atomic():
-        case = _existing_case(article) or Case(slug=_free_slug(article.slug))
+        case = _existing_case(article) or Case(slug=case_slug_free(article.slug, limit=SLUG_MAX))
         _fill_case(case, article, draft=draft, unknown_title=unknown_title)
         case.save()
         _write_people(case, article)

@@ -46,6 +46,7 @@ from cases.imaging.ingest import (
     slices_store,
     stored_files_delete,
 )
+from cases.importers.common import case_slug_free, slug_shorten, tag_get_or_create
 from cases.models import Author, Case, Figure, Reference, Tag
 
 INSTITUTION = "U.S. National Library of Medicine"
@@ -337,20 +338,8 @@ def _alike(first: str, second: str) -> bool:
 
 
 def _slug_unique(u_id: str, title: str) -> str:
-    base = _slug_truncate(slugify(f"medpix-{u_id.lower()}-{title}"), SLUG_MAX)
-    slug, counter = base, 2
-    while Case.objects.filter(slug=slug).exists():
-        suffix = f"-{counter}"
-        slug = _slug_truncate(base, SLUG_MAX - len(suffix)) + suffix
-        counter += 1
-    return slug
-
-
-def _slug_truncate(slug: str, limit: int) -> str:
-    if len(slug) <= limit:
-        return slug
-    cut = slug[:limit]
-    return cut.rsplit("-", 1)[0] if "-" in cut else cut
+    base = slug_shorten(slugify(f"medpix-{u_id.lower()}-{title}"), limit=SLUG_MAX)
+    return case_slug_free(base, limit=SLUG_MAX)
 
 
 # --- text ------------------------------------------------------------------------------------
@@ -664,15 +653,12 @@ def _authors_set(case: Case, case_text: dict[str, Any], topic_text: dict[str, An
 
 
 def _tags_set(case: Case, modalities: list[str], descriptions: list[dict[str, Any]]) -> None:
-    tags = [_tag(Tag.Kind.MODALITY, Figure.Modality(m).label) for m in _unique(modalities)]
+    tags = [
+        tag_get_or_create(kind=Tag.Kind.MODALITY, name=Figure.Modality(m).label)
+        for m in _unique(modalities)
+    ]
     systems = _unique(
         text_clean(d.get(key)) for d in descriptions for key in ("Location Category", "Location")
     )
-    tags.extend(_tag(Tag.Kind.SYSTEM, name) for name in systems)
+    tags.extend(tag_get_or_create(kind=Tag.Kind.SYSTEM, name=name) for name in systems)
     case.tags.set(tags)
-
-
-def _tag(kind: str, name: str) -> Tag:
-    name = name[:80]
-    tag, _ = Tag.objects.get_or_create(kind=kind, slug=slugify(name)[:80], defaults={"name": name})
-    return tag

@@ -3,11 +3,11 @@
 SQLite picks an index from the statistics ANALYZE gathers; without them it guesses that an
 equality on an indexed column finds few rows. So the library's 25 cards, read by id among the
 published cases, were found by walking the (status, is_sample, ...) index through every
-published case: 0.7 ms at 10,000 cases, against 0.03 ms by primary key with statistics.
-SQLite's advice for long-lived connections is ``PRAGMA optimize`` as each one closes (ours
-live ``CONN_MAX_AGE`` seconds): it analyzes a table the connection's queries used only when
-its statistics are missing or it has grown a lot since, within ``analysis_limit`` rows per
-index (settings' ``init_command``): usually nothing, once 40 ms at 10,000 cases.
+published case instead of by primary key. SQLite's advice for long-lived connections is
+``PRAGMA optimize`` as each one closes (ours live ``CONN_MAX_AGE`` seconds): it analyzes a
+table the connection's queries used only when its statistics are missing or it has grown a
+lot since, within ``analysis_limit`` rows per index (settings' ``init_command``), so it
+usually does nothing.
 """
 
 from __future__ import annotations

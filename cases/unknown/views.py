@@ -1,14 +1,12 @@
-"""Unknown-case mode: a case revealed one step at a time, never leaking what comes later.
+"""Unknown-case mode: the learner's pages, a case revealed one step at a time.
 
-Everything a step shows is decided here, on the server. A step's page holds what that step
-and the earlier ones reveal, nothing more: later texts, figures, captions, annotations and
-URLs are simply not in the context. Progress lives in the session; a step cannot be opened
-before the one before it was seen (staff previewing excepted).
+What a step shows is decided in ``reveal.py``. Progress lives in the session; a step cannot
+be opened before the one before it was seen (staff previewing excepted).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Avg, Count, Min, Prefetch, Q, QuerySet
@@ -19,15 +17,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from .forms import DifferentialForm
-from .http import HtmxHttpRequest, render_page
-from .imaging.views import viewer_context
-from .library.cards import difficulty_level
-from .library.search import Mode
-from .library.views import library_page
-from .models import Attempt, Case, Figure, RevealStep, Table, TableRow
-from .scoring import differential_score
-from .spoilers import spoiler_patterns, text_mask
+from ..forms import DifferentialForm
+from ..http import HtmxHttpRequest, render_page
+from ..imaging.views import viewer_context
+from ..library.cards import difficulty_level
+from ..library.search import Mode
+from ..library.views import library_page
+from ..models import Attempt, Case, Figure, RevealStep, Table, TableRow
+from ..scoring import differential_score
+from .reveal import case_steps, step_reveal
 
 SESSION_KEY = "unknown"
 
@@ -57,30 +55,6 @@ def _get_case_for_user(request: HttpRequest, public_id: str) -> Case:
         "tags",
     )
     return get_object_or_404(cases, public_id=public_id)
-
-
-def case_steps(case: Case) -> list[int]:
-    """The reveal steps this case has content for, in order (empty ones are skipped)."""
-    figure_steps = {figure.reveal_step for figure in case.figures.all()}
-    table_steps = {table.reveal_step for table in case.tables.all()}
-    has_annotations = any(figure.annotations.all() for figure in case.figures.all())
-    present = {
-        RevealStep.PRESENTATION: True,
-        RevealStep.IMAGES: RevealStep.IMAGES in figure_steps,
-        RevealStep.FINDINGS: bool(case.findings)
-        or has_annotations
-        or RevealStep.FINDINGS in figure_steps,
-        RevealStep.DIFFERENTIAL: True,
-        RevealStep.DIAGNOSIS: True,
-        RevealStep.DISCUSSION: bool(
-            case.discussion
-            or case.teaching_point
-            or case.treatment
-            or RevealStep.DISCUSSION in table_steps
-            or case.references.all()
-        ),
-    }
-    return [int(step) for step in RevealStep if present[step]]
 
 
 @dataclass
@@ -160,69 +134,6 @@ def _first_ids(attempts: QuerySet[Attempt], *, learner: str) -> QuerySet:
     """The id of each learner's first attempt, a learner being one value of field ``learner``."""
     # Ids grow with time, so a learner's smallest id is their first attempt.
     return attempts.values(learner).annotate(first=Min("id")).values("first")
-
-
-@dataclass(frozen=True)
-class StepReveal:
-    """What one reveal step shows of a case, whoever is looking (a learner, a conference room).
-
-    Texts are masked before the diagnosis step; figures are those revealed by ``step``, with
-    their captions from ``caption()``; annotations only from the findings step on. Nothing a
-    later step adds is in here.
-    """
-
-    case: Case
-    step: int
-    history: str
-    exam: str
-    findings: str
-    figures: list[Figure]
-    tables: list[Table]
-    author_differential: list[str]
-    annotations_allowed: bool
-    patterns: list = field(default_factory=list, repr=False)
-
-    def caption(self, figure: Figure) -> str:
-        if self.step >= RevealStep.DISCUSSION:
-            return figure.caption
-        return self.early(figure.unknown_caption)
-
-    def early(self, text: str) -> str:
-        return _early(text, step=self.step, patterns=self.patterns)
-
-
-def _early(text: str, *, step: int, patterns: list) -> str:
-    """Text shown before the diagnosis step has the diagnosis masked."""
-    return text_mask(text, patterns) if step < RevealStep.DIAGNOSIS else text
-
-
-def step_reveal(case: Case, *, step: int, answer_shown: bool) -> StepReveal:
-    """The content of ``step`` of ``case``; ``answer_shown`` adds the author's differential.
-
-    In unknown mode the answer shows once the learner committed a differential; in a
-    conference once the presenter reaches the diagnosis. Prefetch figures (with slices and
-    annotations) and tables (with rows) to keep the query count flat.
-    """
-    patterns = spoiler_patterns(case)
-    return StepReveal(
-        case=case,
-        step=step,
-        history=_early(case.history, step=step, patterns=patterns),
-        exam=_early(case.exam, step=step, patterns=patterns),
-        findings=_early(case.findings, step=step, patterns=patterns)
-        if step >= RevealStep.FINDINGS
-        else "",
-        figures=[figure for figure in case.figures.all() if figure.reveal_step <= step],
-        tables=[table for table in case.tables.all() if table.reveal_step <= step]
-        if step >= RevealStep.DIAGNOSIS or answer_shown
-        else [],
-        # The author's differential in a neutral order, so its ranking hints at nothing.
-        author_differential=sorted(case.differential_list, key=str.lower)
-        if step >= RevealStep.DIFFERENTIAL and answer_shown
-        else [],
-        annotations_allowed=step >= RevealStep.FINDINGS,
-        patterns=patterns,
-    )
 
 
 def _step_context(request: HttpRequest, case: Case, step: int, steps: list[int]) -> dict:
