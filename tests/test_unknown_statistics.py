@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from cases.models import Attempt, Case
-from cases.unknown import _case_statistics
+from cases.unknown.views import _case_statistics
 
 from . import test_unknown_reveal as reveal
 from .conftest import member_build
