@@ -16,6 +16,7 @@ from django.utils.translation import ngettext
 from .forms import CellsField, MultipleFileField
 from .imaging.ingest import ImageRejected, PreparedImage, images_prepare, slices_store
 from .library.admin import CaseDifficultyInline, bundle_export_action, bundle_import_view
+from .library.version import library_changed
 from .models import (
     Abbreviation,
     Affiliation,
@@ -222,6 +223,7 @@ class CaseAdmin(admin.ModelAdmin):
     @admin.action(description="Publish selected cases")
     def publish(self, request, queryset) -> None:
         updated = queryset.update(status=Case.Status.PUBLISHED)
+        library_changed()  # update() sends no signal
         self.message_user(
             request, ngettext("%d case published.", "%d cases published.", updated) % updated
         )
@@ -229,6 +231,7 @@ class CaseAdmin(admin.ModelAdmin):
     @admin.action(description="Return selected cases to draft")
     def unpublish(self, request, queryset) -> None:
         updated = queryset.update(status=Case.Status.DRAFT)
+        library_changed()
         self.message_user(
             request, ngettext("%d case set to draft.", "%d cases set to draft.", updated) % updated
         )

@@ -201,7 +201,7 @@ def test_library_pages_hold_twenty_five_cases(client, db):
     assert len(first.context["items"]) == 25
     assert "page=2" in first.content.decode()
     second = client.get(reverse("cases:library"), {"q": "pneumothorax", "sort": "title", "page": 2})
-    assert [item["case"]["title"] for item in second.context["items"]] == [
+    assert [item["case"].title for item in second.context["items"]] == [
         f"Pneumothorax {i:02d}" for i in range(25, 30)
     ]
 

@@ -1,9 +1,8 @@
 # PostgreSQL keeps the search vectors in the table's rows (storage MAIN) rather than in its
 # TOAST table. A document's row (its texts and two vectors, some 4 KB) is over the TOAST
 # threshold, and PostgreSQL moved the vectors out, uncompressed, as they compress poorly: every
-# match then cost a TOAST lookup to rank or recheck it, 3 us a row, 35 ms to read the vectors
-# of 10,000 cases against 4 ms inline. With MAIN the texts go to TOAST first (read only for
-# the 25 highlighted results). Existing rows are rewritten so their vectors move in. SQLite:
+# match then cost a TOAST lookup to rank or recheck it. With MAIN the texts go to TOAST
+# first (read only for the 25 highlighted results). Existing rows are rewritten so their vectors move in. SQLite:
 # nothing to do.
 
 from django.db import migrations
