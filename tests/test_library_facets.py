@@ -82,6 +82,23 @@ def test_keyword_facet_filters(client, shelf):
     assert _slugs(client.get(reverse("cases:library"), {"keyword": "Glioma"})) == {"ct-neuro"}
 
 
+def test_a_case_is_filed_under_the_planes_of_its_figures(client, shelf):
+    url = reverse("cases:library")
+    Figure.objects.create(case=shelf["ct-chest"], number=11, plane="Axial")
+    Figure.objects.create(case=shelf["ct-chest"], number=12, plane="Axial")  # counted once
+    Figure.objects.create(case=shelf["mr-neuro"], number=11, plane="Coronal")
+    Figure.objects.create(case=shelf["mr-neuro"], number=12, plane="Axial")
+    Figure.objects.create(case=shelf["ct-neuro"], number=11, plane="")  # no plane
+    assert _facet(client.get(url), "plane") == {"Axial": (2, False), "Coronal": (1, False)}
+    response = client.get(url, {"plane": "Axial"})
+    assert _slugs(response) == {"ct-chest", "mr-neuro"}
+    assert _facet(response, "modality") == {"ct": (1, False), "mri": (1, False)}
+    response = client.get(url, {"plane": "Coronal", "modality": "ct"})
+    assert _slugs(response) == set()
+    assert _facet(response, "plane") == {"Axial": (1, False), "Coronal": (0, True)}
+    assert 'name="plane" value="Coronal" checked' in response.content.decode()
+
+
 def test_facets_combine_with_search(client, shelf):
     response = client.get(reverse("cases:library"), {"q": "neuro", "modality": "ct"})
     assert _slugs(response) == {"ct-neuro", "mr-ct-neuro"}
