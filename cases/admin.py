@@ -25,6 +25,7 @@ from .imaging.ingest import (
 )
 from .imaging.params import RenderParams
 from .library.admin import CaseDifficultyInline, bundle_export_action, bundle_import_view
+from .library.version import library_changed
 from .models import (
     Abbreviation,
     Affiliation,
@@ -231,6 +232,7 @@ class CaseAdmin(admin.ModelAdmin):
     @admin.action(description="Publish selected cases")
     def publish(self, request, queryset) -> None:
         updated = queryset.update(status=Case.Status.PUBLISHED)
+        library_changed()  # update() sends no signal
         self.message_user(
             request, ngettext("%d case published.", "%d cases published.", updated) % updated
         )
@@ -238,6 +240,7 @@ class CaseAdmin(admin.ModelAdmin):
     @admin.action(description="Return selected cases to draft")
     def unpublish(self, request, queryset) -> None:
         updated = queryset.update(status=Case.Status.DRAFT)
+        library_changed()
         self.message_user(
             request, ngettext("%d case set to draft.", "%d cases set to draft.", updated) % updated
         )

@@ -44,13 +44,11 @@ VERSION = 1
 MANIFEST = "manifest.json"
 DATA = "data.json"
 MEDIA_PREFIX = "media/"
-# Rebuilt by migrate (and referred to by natural keys), only valid for one SECRET_KEY, or
-# counted afresh by the database as the rows they count load (the library's filing counts).
+# Rebuilt by migrate (and referred to by natural keys), or only valid for one SECRET_KEY.
 EXCLUDED_MODELS = (
     "contenttypes.ContentType",
     "auth.Permission",
     "sessions.Session",
-    "cases.FilingCount",
 )
 CHUNK = 1024 * 1024
 

@@ -9,7 +9,9 @@ from django.db import models
 from django.urls import reverse
 from django.utils.text import slugify
 
-from cases.library.version import library_changed
+# The library's models (search documents, difficulty, collections) live in their own module,
+# which names these models by strings and imports nothing from here.
+from .library.models import CaseDifficulty, Collection, CollectionItem, SearchDocument  # noqa: F401
 
 
 def new_public_id() -> str:
@@ -72,12 +74,6 @@ class CaseQuerySet(models.QuerySet):
         if user.is_authenticated and user.is_staff:
             return self
         return self.published()
-
-    def update(self, **kwargs) -> int:
-        """Update the rows, and retire the library's cached counts (no signal is sent)."""
-        updated = super().update(**kwargs)
-        library_changed()
-        return updated
 
 
 class Case(models.Model):
@@ -174,6 +170,16 @@ class Case(models.Model):
                 fields=["external_id"],
                 condition=~models.Q(external_id=""),
                 name="case_unique_external_id",
+            ),
+        ]
+        indexes = [
+            # The library's pages: the visible cases (status) in library order
+            # (cases.library.views._ORDER), read from the index without sorting them all.
+            # SQLite sorts NULLs last in a descending index, as the order asks; it takes no
+            # NULLS clause in an index.
+            models.Index(
+                fields=["status", "is_sample", "-year", "title"],
+                name="cases_case_library_order_idx",
             ),
         ]
 
@@ -478,6 +484,3 @@ from .conference import models as conference_models  # noqa: E402, F401
 
 # The discussion's models live in their own module; Django finds them through this import.
 from .discussion.models import Comment, Follow, ModerationAction, Report  # noqa: E402, F401
-
-# The library's models (search documents, difficulty, collections) live in their own module.
-from .library.models import CaseDifficulty, Collection, CollectionItem, SearchDocument  # noqa: E402, F401

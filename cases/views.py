@@ -11,10 +11,9 @@ from django.views.decorators.vary import vary_on_headers
 
 from .discussion.models import comment_count_subquery
 from .imaging.viewstate import ViewState
-from .library.cards import difficulty_level
 from .library.search import Mode
 from .library.views import library_page
-from .models import Case, Figure, TableRow
+from .models import Case, Figure, TableRow, Tag
 
 
 def _cases_for_user(request: HttpRequest) -> QuerySet[Case]:
@@ -40,15 +39,30 @@ def _get_case_for_user(request: HttpRequest, slug: str, *, full: bool = False) -
     return get_object_or_404(cases, slug=slug)
 
 
-def _library_cards(cases: QuerySet[Case]) -> QuerySet:
-    """What a library card shows (cases.library.cards caches each card by these values)."""
+def _library_cards(cases: QuerySet[Case]) -> QuerySet[Case]:
+    """What a library card shows: the citation, counts, difficulty and tags."""
     figures = Figure.objects.filter(case=OuterRef("pk")).order_by().values("case")
-    return cases.values(
-        "pk", "slug", "title", "status", "is_sample", "journal", "year", "volume", "issue", "pages",
-        figure_count=Coalesce(Subquery(figures.annotate(n=Count("pk")).values("n")), 0),
-        comment_count=comment_count_subquery(),
-        difficulty_level=difficulty_level(),
-    ).order_by()  # fmt: skip
+    return (
+        cases.only(
+            "slug",
+            "title",
+            "status",
+            "is_sample",
+            "journal",
+            "year",
+            "volume",
+            "issue",
+            "pages",
+            "difficulty__level",
+        )  # fmt: skip
+        .select_related("difficulty")
+        .annotate(
+            figure_count=Coalesce(Subquery(figures.annotate(n=Count("pk")).values("n")), 0),
+            comment_count=comment_count_subquery(),
+        )
+        .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("kind", "name")))
+        .order_by()
+    )
 
 
 @require_GET

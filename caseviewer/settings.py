@@ -156,15 +156,8 @@ if REDIS_URL:
         }
     }
 else:
-    # Per process. The library caches each result card (about 2 KB): Django's default of 300
-    # entries held twelve pages of them, so browsing evicted the cards of the first pages
-    # before they were seen again; 5,000 is a couple of hundred pages, some 10 MB.
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "OPTIONS": {"MAX_ENTRIES": 5000},
-        }
-    }
+    # Per process: each worker keeps its own library version and counts (cases.library.version).
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -150,22 +150,3 @@ def moderator(db):
     user = member_build("moderator")
     user.groups.add(Group.objects.get(name="Moderators"))
     return user
-
-
-def filing_counts_check() -> None:
-    """The whole library's filing counts are those of the link and difficulty tables."""
-    from django.db.models import Count
-
-    from cases.library.models import CaseDifficulty, FilingCount
-    from cases.models import Case
-
-    expected = {}
-    for prefix, model, key in [
-        ("t", Case.tags.through, "tag_id"),
-        ("k", Case.keywords.through, "keyword_id"),
-        ("d", CaseDifficulty, "level"),
-    ]:
-        rows = model.objects.order_by().values(key).annotate(n=Count("*"))
-        expected |= {f"{prefix}{row[key]}": row["n"] for row in rows}
-    counted = FilingCount.objects.exclude(n=0).values_list("label", "n")
-    assert dict(counted) == expected

@@ -1,18 +1,13 @@
-"""Library result cards: cached for what they show, so never stale and never mixed up."""
+"""Library result cards and the facets aside: what they show follows every change at once."""
 
 from __future__ import annotations
 
-from unittest import mock
-
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cases.discussion.models import Comment
-from cases.library import cards
-from cases.library import views as library_views
 from cases.library.models import CaseDifficulty, Difficulty
 from cases.models import Case, Figure, Tag
 from tests.conftest import case_build
@@ -41,45 +36,20 @@ def _card(response, case: Case) -> str:
     return html[html.rindex("<li", 0, anchor) : html.index("</li>", anchor)]
 
 
-def _renders(url: str, client, **params) -> int:
-    """How many card parts a visit to ``url`` renders (the others come from the cache)."""
-    with mock.patch.object(cards, "render_to_string", wraps=cards.render_to_string) as render:
-        assert client.get(url, params).status_code == 200
-    return render.call_count
+def _aside(url: str, client, **params) -> str:
+    """The HTML of the facets aside on a library page."""
+    html = client.get(url, params).content.decode()
+    return html[html.index('<aside class="facets"') : html.index("</aside>")]
 
 
-def test_a_card_is_rendered_once_then_served_from_the_cache(client, case):
-    assert _renders(LIBRARY, client) == len(cards.PARTS)
-    assert _renders(LIBRARY, client) == 0
-    assert _renders(LIBRARY, client, q="lung") == 0  # a search shows the same card
-    assert _renders(UNKNOWN, client) == len(cards.PARTS)  # unknown mode has cards of its own
-
-
-def _facets_renders(url: str, client, **params) -> tuple[int, str]:
-    """How often a visit to ``url`` renders the facets aside, and the aside's HTML."""
-    render_to_string = library_views.render_to_string
-    with mock.patch.object(library_views, "render_to_string", wraps=render_to_string) as render:
-        response = client.get(url, params)
-    html = response.content.decode()
-    return render.call_count, html[html.index('<aside class="facets"') : html.index("</aside>")]
-
-
-def test_the_facets_are_rendered_once_for_what_they_show(client, case):
-    cache.clear()
+def test_the_facets_aside_shows_the_page_s_own_counts_choices_and_sort(client, case):
     ct = '<span class="facet-label">CT</span> <span class="count">{}</span>'
-    renders, aside = _facets_renders(LIBRARY, client)
-    assert (renders, ct.format(1) in aside) == (1, True)
-    assert _facets_renders(LIBRARY, client) == (0, aside)
-    # Other counts, choices or sort: rendered afresh, never another page's aside.
+    assert ct.format(1) in _aside(LIBRARY, client)
     case_build(slug="second-case")
-    renders, aside = _facets_renders(LIBRARY, client)
-    assert (renders, ct.format(2) in aside) == (1, True)
-    renders, aside = _facets_renders(LIBRARY, client, modality="ct")
-    assert (renders, "checked" in aside) == (1, True)
-    renders, aside = _facets_renders(LIBRARY, client, sort="title")
-    assert (renders, '<option value="title" selected>' in aside) == (1, True)
-    renders, aside = _facets_renders(UNKNOWN, client)  # its own address and sorts
-    assert (renders, f'hx-get="{UNKNOWN}"' in aside) == (1, True)
+    assert ct.format(2) in _aside(LIBRARY, client)
+    assert "checked" in _aside(LIBRARY, client, modality="ct")
+    assert '<option value="title" selected>' in _aside(LIBRARY, client, sort="title")
+    assert f'hx-get="{UNKNOWN}"' in _aside(UNKNOWN, client)  # its own address and sorts
 
 
 def test_an_edited_case_shows_its_new_card_at_once(client, case):
@@ -123,8 +93,6 @@ def test_comments_figures_tags_and_difficulty_show_at_once(client, case, member)
 
 
 def test_unknown_cards_never_show_what_the_article_cards_do(client, case):
-    client.get(LIBRARY)  # the article card cached first
-    client.get(LIBRARY, {"q": "lung"})
     for params in [{}, {"q": "cough"}]:
         html = client.get(UNKNOWN, params).content.decode()
         assert "40-year-old man with a cough" in html or "<mark>cough</mark>" in html

@@ -150,6 +150,31 @@ def test_search_uses_the_database_engine():
             assert "gin" in cursor.fetchone()[0].lower()
 
 
+def test_the_full_text_index_is_fed_by_the_database(db):
+    """What keeps the index in step with cases_searchdocument exists (see migration 0005):
+    a migration that rebuilds the table on SQLite drops the triggers with it."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                "AND tbl_name = 'cases_searchdocument'"
+            )
+            expected = {f"cases_searchdocument_{event}" for event in ("ai", "ad", "au")}
+            assert {name for (name,) in cursor.fetchall()} == expected
+        else:
+            cursor.execute(
+                "SELECT attname, attgenerated FROM pg_attribute "
+                "WHERE attrelid = 'cases_searchdocument'::regclass AND attname LIKE '%%_vector'"
+            )
+            assert dict(cursor.fetchall()) == {"search_vector": "s", "unknown_vector": "s"}
+            cursor.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'cases_searchdocument' "
+                "AND indexdef LIKE '%%USING gin%%'"
+            )
+            names = {name for (name,) in cursor.fetchall()}
+            assert names == {"cases_search_vector_gin", "cases_unknown_vector_gin"}
+
+
 # -- the page -----------------------------------------------------------------------------
 
 
@@ -201,7 +226,7 @@ def test_library_pages_hold_twenty_five_cases(client, db):
     assert len(first.context["items"]) == 25
     assert "page=2" in first.content.decode()
     second = client.get(reverse("cases:library"), {"q": "pneumothorax", "sort": "title", "page": 2})
-    assert [item["case"]["title"] for item in second.context["items"]] == [
+    assert [item["case"].title for item in second.context["items"]] == [
         f"Pneumothorax {i:02d}" for i in range(25, 30)
     ]
 

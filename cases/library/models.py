@@ -1,14 +1,17 @@
-"""Library models: the full-text search document, difficulty levels and collections."""
+"""Library models: the full-text search document, difficulty levels and collections.
+
+Models of the case module are named by strings ("cases.Case"), so that this module imports
+nothing of it: cases.models imports this one to register the models.
+"""
 
 from __future__ import annotations
 
 import secrets
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
+from django.db.models import Max
 from django.urls import reverse
-
-from cases.models import Case
 
 
 def new_share_token() -> str:
@@ -21,21 +24,18 @@ class SearchDocument(models.Model):
     Two documents per case: the article's (everything, the diagnosis included) and unknown
     mode's (only what unknown mode shows before the diagnosis, diagnosis phrases masked).
     SQLite indexes the columns in FTS5 tables fed by triggers; PostgreSQL in generated
-    tsvector columns with GIN indexes (migration 0005).
+    tsvector columns with GIN indexes (migration 0005, which says what a migration altering
+    this table must redo).
     """
 
     case = models.OneToOneField(
-        Case, on_delete=models.CASCADE, primary_key=True, related_name="search_document"
+        "cases.Case", on_delete=models.CASCADE, primary_key=True, related_name="search_document"
     )
     title = models.TextField(blank=True)
     subject = models.TextField(blank=True, help_text="Diagnosis, its other names, keywords.")
     body = models.TextField(blank=True)
     unknown_title = models.TextField(blank=True)
     unknown_body = models.TextField(blank=True)
-    # What the facets count among a search's matches, read with them (cases.library.facets):
-    # "t<tag id>", "k<keyword id>" and "d<difficulty level>", each with a space before and
-    # after it (cases.library.search.facets_text).
-    facets = models.TextField(blank=True, default="")
 
     def __str__(self) -> str:
         return self.title
@@ -53,7 +53,7 @@ class CaseDifficulty(models.Model):
     """The author's difficulty rating of a case: a library filter."""
 
     case = models.OneToOneField(
-        Case, on_delete=models.CASCADE, primary_key=True, related_name="difficulty"
+        "cases.Case", on_delete=models.CASCADE, primary_key=True, related_name="difficulty"
     )
     level = models.PositiveSmallIntegerField(choices=Difficulty.choices, db_index=True)
 
@@ -63,21 +63,6 @@ class CaseDifficulty(models.Model):
 
     def __str__(self) -> str:
         return self.get_level_display()
-
-
-class FilingCount(models.Model):
-    """How many cases a tag, keyword or difficulty level files, by its label as a search
-    document's filing names it ("t12", "k40", "d2"): the whole library's facet counts, kept
-    by triggers on the link and difficulty tables (migration 0013) as rows come and go, so
-    that the library's first page reads them in one small query rather than counting
-    50,000 links at 10,000 cases.
-    """
-
-    label = models.CharField(max_length=24, primary_key=True)
-    n = models.IntegerField(default=0)
-
-    def __str__(self) -> str:
-        return f"{self.label}: {self.n}"
 
 
 class Collection(models.Model):
@@ -96,7 +81,9 @@ class Collection(models.Model):
     )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
-    cases = models.ManyToManyField(Case, through="CollectionItem", related_name="collections")
+    cases = models.ManyToManyField(
+        "cases.Case", through="CollectionItem", related_name="collections"
+    )
 
     class Meta:
         ordering = ["-updated", "title"]
@@ -113,7 +100,42 @@ class Collection(models.Model):
             reverse("cases:collection_shared", args=[self.share_token]) if self.share_token else ""
         )
 
-    def playlist(self, *, user=None) -> list[Case]:
+    def items_visible_to(self, user) -> list[CollectionItem]:
+        """The items in order; drafts only for staff (a shared draft stays invisible)."""
+        items = self.items.select_related("case").order_by("position", "id")
+        return list(items.filter(case__in=self.cases.visible_to(user).values("pk")))
+
+    def case_add(self, case) -> CollectionItem:
+        """Add ``case`` at the end; adding it twice changes nothing."""
+        with transaction.atomic():
+            last = self.items.aggregate(last=Max("position"))["last"] or 0
+            item, _ = self.items.get_or_create(case=case, defaults={"position": last + 1})
+            self.save(update_fields=["updated"])
+        return item
+
+    def reorder(self, positions: dict[int, float]) -> None:
+        """Put items in the order of ``positions`` (item id -> any number); renumber 1..n.
+
+        Items without a number keep their place relative to each other, after numbered ties.
+        """
+        items = list(self.items.order_by("position", "id"))
+        current = {item.pk: index + 1 for index, item in enumerate(items)}
+        items.sort(key=lambda item: (positions.get(item.pk, current[item.pk]), current[item.pk]))
+        for index, item in enumerate(items, start=1):
+            item.position = index
+        CollectionItem.objects.bulk_update(items, ["position"])
+        self.save(update_fields=["updated"])
+
+    def share(self) -> None:
+        """A new read-only link (which retires the old one)."""
+        self.share_token = new_share_token()
+        self.save(update_fields=["share_token", "updated"])
+
+    def unshare(self) -> None:
+        self.share_token = ""
+        self.save(update_fields=["share_token", "updated"])
+
+    def playlist(self, *, user=None) -> list:
         """The collection's cases in order, as a conference plays them.
 
         With ``user``, drafts are left out unless the user is staff (drafts are staff-only).
@@ -127,7 +149,9 @@ class Collection(models.Model):
 
 class CollectionItem(models.Model):
     collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="items")
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="collection_items")
+    case = models.ForeignKey(
+        "cases.Case", on_delete=models.CASCADE, related_name="collection_items"
+    )
     position = models.PositiveIntegerField(default=0)
     note = models.CharField(max_length=300, blank=True)
     added = models.DateTimeField(auto_now_add=True)
@@ -142,7 +166,3 @@ class CollectionItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.collection} #{self.position}: {self.case}"
-
-
-# Receivers that keep the search index in step; connected once the models exist.
-from . import signals  # noqa: E402, F401

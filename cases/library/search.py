@@ -13,22 +13,16 @@ Queries are typed as people type: every word must match, each as a prefix ("leio
 
 from __future__ import annotations
 
-import copy
-import json
-import operator
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import partial, reduce
+from functools import partial
 from itertools import islice
 
-from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import BooleanField, F, Field, Func, Lookup, Q, QuerySet, Value
-from django.db.models.expressions import Col, RawSQL
-from django.db.models.lookups import Exact
-from django.db.models.sql.where import AND, OR, WhereNode
+from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -92,23 +86,11 @@ def _age_sex(case: Case) -> str:
     return f"{age} {sex}".strip()
 
 
-def facets_text(*, tags: Iterable[int], keywords: Iterable[int], level: int | None) -> str:
-    """A case's filing as ``SearchDocument.facets`` holds it: its tags, keywords and level,
-    each token with a space before and after it (" t1 k2 d3 "; " " for none), so that
-    whether it holds one is a look for " t1 " (see cases.library.facets._having)."""
-    tokens = [f"t{pk}" for pk in tags] + [f"k{pk}" for pk in keywords]
-    if level is not None:
-        tokens.append(f"d{level}")
-    return "".join(f" {token}" for token in tokens) + " "
-
-
 def search_document_values(case: Case) -> dict[str, str]:
-    """What to index for ``case`` (figures, keywords, tags and difficulty prefetched or not)."""
+    """What to index for ``case`` (figures, keywords and tags prefetched or not)."""
     figures = list(case.figures.all())
-    keyword_rows, tag_rows = list(case.keywords.all()), list(case.tags.all())
-    keywords = [keyword.name for keyword in keyword_rows]
-    tags = [tag.name for tag in tag_rows]
-    difficulty = getattr(case, "difficulty", None)  # None when not rated
+    keywords = [keyword.name for keyword in case.keywords.all()]
+    tags = [tag.name for tag in case.tags.all()]
     early_captions = [
         figure.unknown_caption for figure in figures if figure.reveal_step < RevealStep.DIAGNOSIS
     ]
@@ -137,11 +119,6 @@ def search_document_values(case: Case) -> dict[str, str]:
         ),
         "unknown_title": unknown_text_mask(case, case.unknown_title or "Unknown case"),
         "unknown_body": unknown_text_mask(case, unknown_body),
-        "facets": facets_text(
-            tags=[tag.pk for tag in tag_rows],
-            keywords=[keyword.pk for keyword in keyword_rows],
-            level=difficulty.level if difficulty is not None else None,
-        ),
     }
 
 
@@ -153,8 +130,7 @@ def search_index_case(case: Case) -> None:
 
 def search_index_cases(*, case_ids: Iterable[int] | None = None) -> int:
     """Rebuild the search documents of ``case_ids`` (all cases when None); return the count."""
-    cases = Case.objects.order_by("pk").select_related("difficulty")
-    cases = cases.prefetch_related("figures", "keywords", "tags")
+    cases = Case.objects.order_by("pk").prefetch_related("figures", "keywords", "tags")
     if case_ids is not None:
         cases = cases.filter(pk__in=list(case_ids))
     done = 0
@@ -215,204 +191,11 @@ def _matching_ids_sql(mode: Mode) -> str:
 
 
 def search_filter(cases: QuerySet[Case], *, query: str, mode: Mode = Mode.ARTICLE) -> QuerySet:
-    """``cases`` narrowed to those matching ``query``: safe to use as a subquery (facets)."""
+    """``cases`` narrowed to those matching ``query``, in no order: usable as a subquery."""
     terms = search_terms(query)
     if not terms:
         return cases
     return cases.filter(pk__in=RawSQL(_matching_ids_sql(mode), [_engine_query(terms)]))
-
-
-def search_matches(
-    cases: QuerySet[Case], *, query: str, mode: Mode = Mode.ARTICLE, ranked: bool = True
-) -> dict[int, str]:
-    """The ``cases`` matching ``query``, best first or in no order if not ``ranked``: each id
-    with its filing (``SearchDocument.facets``), which the facets count.
-
-    When ``cases`` is narrowed by indexed columns only (status, sample: the article
-    library), the engine finds and ranks the matches in its own table, without the case
-    table, and the cases the visitor may not see (``cases_hidden``: few, and found in an
-    index) are left out: for 1,485 matches of 10,000 cases, 2.4 + 1.9 ms on PostgreSQL and
-    2.6 + 0.9 ms on SQLite, against 6.6 and 5.2 ms ranked in a join with the case table.
-    A library page searches once and narrows its counts, facets and results by these
-    matches instead of searching again in each. Ranking costs the most (0.6 ms found,
-    2.5 ms ranked, for 1,543 matches on SQLite): a page that keeps a few of the matches
-    ranks those alone (``search_ids_ranked``).
-    """
-    terms = search_terms(query)
-    if not terms or not (
-        len(cases.query.alias_map) == 1
-        and _on_columns(cases.query.where, lambda f: f.column in _INDEXED)
-    ):
-        # Other conditions (unknown mode's on the diagnosis) would read every case's row to
-        # find the hidden ones (13 ms for 10,000 on SQLite): the engine is joined to the
-        # case table instead, which reads only the matches' rows.
-        found = (search_ranked if ranked else search_filter)(cases, query=query, mode=mode)
-        return cases_filing(found)
-    engine_query = _engine_query(terms)
-    # The hidden cases are left out in the same query (a list of them read into Python first
-    # cost 0.8 ms for 500 drafts), each range of the index that finds them on its own: the
-    # ranges OR-ed cost PostgreSQL a visit to each hidden case's row (see ``cases_hidden``).
-    outside, params = "", [engine_query]
-    for hidden in cases_hidden(cases):
-        try:
-            sql, hidden_params = hidden.order_by().values("pk").query.sql_with_params()
-        except EmptyResultSet:  # nothing is hidden this way
-            continue
-        outside += f" AND case_id NOT IN ({sql})"
-        params += hidden_params
-    if _is_postgres():
-        column = _POSTGRES[mode]
-        sql = (
-            f"SELECT case_id, facets FROM cases_searchdocument WHERE {column} @@ {_TSQUERY}"
-            + outside
-        )
-        if ranked:
-            sql += f" ORDER BY ts_rank({column}, {_TSQUERY}) DESC, case_id"
-            params.append(engine_query)
-    else:
-        table, weights = _SQLITE[mode]
-        sql = (
-            f"SELECT {table}.rowid, facets FROM {table} "
-            f"JOIN cases_searchdocument ON case_id = {table}.rowid WHERE {table} MATCH %s" + outside
-        )
-        if ranked:
-            sql += f" ORDER BY bm25({table}, {weights}), {table}.rowid"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return dict(cursor.fetchall())
-
-
-def cases_filing(cases: QuerySet[Case], *more: QuerySet[Case]) -> dict[int, str]:
-    """Each of ``cases`` by id, in their order, with its filing (``SearchDocument.facets``).
-
-    With ``more``: the cases of them all (unordered, a case in two of them once), read in one
-    query (UNION ALL), each part planned on its own (see ``cases_hidden``).
-    """
-    filed = cases.values_list("pk", "search_document__facets")
-    if more:
-        parts = [part.order_by().values_list("pk", "search_document__facets") for part in more]
-        filed = filed.order_by().union(*parts, all=True).order_by()
-    # A case's document is written as the case is saved; no filing all the same if one is not.
-    return {pk: facets or " " for pk, facets in filed}
-
-
-def search_ids_ranked(ids: Sequence[int], *, query: str, mode: Mode = Mode.ARTICLE) -> list[int]:
-    """``ids``, each matching ``query``, best first (the order of ``search_matches``).
-
-    The engine still finds every match, but ranks only these: ranks depend on the document
-    and the whole index, not on the others ranked with it.
-    """
-    terms = search_terms(query)
-    if not terms or not ids:
-        return list(ids)
-    engine_query = _engine_query(terms)
-    if _is_postgres():
-        column = _POSTGRES[mode]
-        sql = (
-            "SELECT case_id FROM cases_searchdocument WHERE case_id = ANY(%s::bigint[]) "
-            f"ORDER BY ts_rank({column}, {_TSQUERY}) DESC, case_id"
-        )
-        params = [_postgres_array(ids), engine_query]
-    else:
-        table, weights = _SQLITE[mode]
-        # "+rowid": the ids filter the matches of one search (see ``search_highlights``).
-        sql = (
-            f"SELECT rowid FROM {table} WHERE {table} MATCH %s "
-            "AND +rowid IN (SELECT value FROM json_each(%s)) "
-            f"ORDER BY bm25({table}, {weights}), rowid"
-        )
-        params = [engine_query, _ids_json(ids)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [pk for (pk,) in cursor.fetchall()]
-
-
-# The case table's columns an index holds (cases_case_library_order_idx, migration 0008): the
-# cases hidden by conditions on them are found without reading the table.
-_INDEXED = {"status", "is_sample"}
-
-
-def _on_columns(node, column: Callable[[Field], bool]) -> bool:
-    """Whether every condition under ``node`` (a WHERE clause) is on a ``column`` of the table."""
-    if isinstance(node, Lookup):
-        return isinstance(node.lhs, Col) and column(node.lhs.target)
-    children = getattr(node, "children", None)
-    return children is not None and all(_on_columns(child, column) for child in children)
-
-
-def cases_hidden(cases: QuerySet[Case]) -> list[QuerySet[Case]]:
-    """The cases not in ``cases``, in parts that together make them all (a case may be in
-    more than one; none when ``cases`` is every case).
-
-    When ``cases`` is narrowed only by conditions on the case table's non-null columns
-    (status, sample, diagnosis: what the libraries ask), the same conditions, negated, each
-    part one range of an index (status before "published", status after it): one scan of
-    the index each, which PostgreSQL reads from the index alone (the library-order index
-    includes the id, migration 0011). Both ranges in one query, it visited each hidden
-    case's row: 1.6-1.9 ms for 500 drafts of 10,000 cases, in the search of every library
-    page. Otherwise every case is looked up in ``cases`` (12 ms against 1 ms for 10,000
-    cases on SQLite).
-    """
-    where = cases.query.where
-    if not where:
-        return []
-    own = len(cases.query.alias_map) == 1 and _on_columns(where, lambda f: not f.null)
-    if own:  # a NULL would leave a case out of both sides; these columns have none
-        return [Case.objects.filter(part) for part in _left_out(where)]
-    return [Case.objects.exclude(pk__in=cases.values("pk"))]
-
-
-def _left_out(node) -> list[Q]:
-    """The rows a WHERE clause on non-null columns leaves out, as conditions an index answers:
-    a row is left out if it meets any of them.
-
-    NOT (a = v) is a < v OR a > v: two ranges of an index, where the negation read all of it
-    (the drafts among 10,000 cases: 0.28 against 0.10 ms on SQLite). NOT over AND and OR by
-    De Morgan's laws; any other condition is negated as it is.
-    """
-    if isinstance(node, WhereNode) and node.negated:
-        kept = copy.copy(node)
-        kept.negated = False
-        return [Q(kept)]
-    if isinstance(node, WhereNode) and node.children and node.connector == AND:
-        return [part for child in node.children for part in _left_out(child)]
-    if isinstance(node, WhereNode) and node.children and node.connector == OR:
-        either = [reduce(operator.or_, _left_out(child)) for child in node.children]
-        return [reduce(operator.and_, either)]
-    if isinstance(node, Exact) and isinstance(node.lhs, Col):
-        name = node.lhs.target.name
-        return [Q(**{f"{name}__lt": node.rhs}), Q(**{f"{name}__gt": node.rhs})]
-    return [~Q(node)]
-
-
-def _postgres_array(ids: Iterable[int]) -> str:
-    """``ids`` as one bigint[] literal: psycopg adapts a list one number at a time (1.2 ms
-    for 1,500 ids)."""
-    return "{" + ",".join(str(int(pk)) for pk in ids) + "}"
-
-
-class _AnyOf(Func):
-    """PostgreSQL's ``field = ANY(array)``."""
-
-    arg_joiner = " = ANY("
-    template = "%(expressions)s::bigint[])"
-    output_field = BooleanField()
-
-
-def ids_among(field: str, ids: Iterable[int]) -> Q | Func:
-    """A condition for ``filter()``: ``field`` (a case id) is one of ``ids``, however many.
-
-    One parameter, not one an id. On PostgreSQL ``= ANY(array)``, looked up in the column's
-    index, rather than ``IN (SELECT unnest(array))``, which the planner hash-joins to a scan
-    of the whole table: 1.8 against 2.9 ms to tally the tags of 1,500 of 10,000 cases.
-    """
-    if _is_postgres():
-        return _AnyOf(F(field), Value(_postgres_array(ids)))
-    return Q(**{f"{field}__in": RawSQL("SELECT value FROM json_each(%s)", [_ids_json(ids)])})
-
-
-def _ids_json(ids: Iterable[int]) -> str:
-    return json.dumps([int(pk) for pk in ids])
 
 
 def search_ranked(cases: QuerySet[Case], *, query: str, mode: Mode = Mode.ARTICLE) -> QuerySet:
@@ -430,8 +213,8 @@ def search_ranked(cases: QuerySet[Case], *, query: str, mode: Mode = Mode.ARTICL
         column = f"cases_searchdocument.{_POSTGRES[mode]}"
         table = "cases_searchdocument"
         where = [f"{table}.case_id = cases_case.id", f"{column} @@ {_TSQUERY}"]
-        # ts_rank (frequency, weighted by field, as SQLite's bm25), not ts_rank_cd: cover
-        # density walks every match's positions, half as slow again on 10,000 matches.
+        # ts_rank (frequency, weighted by field, as SQLite's bm25), not ts_rank_cd, which
+        # walks every match's word positions.
         rank = f"ts_rank({column}, {_TSQUERY})"
     else:
         table, weights = _SQLITE[mode]
@@ -452,13 +235,13 @@ def _marked(text: str) -> SafeString:
     return mark_safe(html)  # noqa: S308 - escaped above; only our own tags added
 
 
-# PostgreSQL's ts_headline parses and stems every word of the text it is given (0.3 us a
-# character: 15 ms for the articles of a page of 25). The page's texts are read instead, and
-# PostgreSQL is asked only which of their words the query matches: the words holding the
+# PostgreSQL's ts_headline parses and stems every word of the whole text it is given, which
+# for a page of full articles is most of the page's time. The page's texts are read instead,
+# and PostgreSQL is asked only which of their words the query matches: the words holding the
 # start of a query word's stem, a few dozen at most (see ``_postgres_highlights``). Python
 # then marks them and cuts the snippet, so the words marked are those PostgreSQL's own
-# matching finds. SQLite's highlight() and snippet() cost little: FTS5 keeps each word's
-# position.
+# matching finds. SQLite's highlight() and snippet() need no such help: FTS5 keeps each
+# word's position.
 _WORD = re.compile(r"[^\W_]+")
 SNIPPET_WORDS, SNIPPET_BEFORE = 30, 8
 _EDGE_BEFORE, _EDGE_AFTER = r"(?<![^\W_])", r"(?![^\W_])"  # no word character beside
@@ -554,7 +337,7 @@ def search_highlights(
         table, _ = _SQLITE[mode]
         placeholders = ", ".join(["%s"] * len(case_ids))
         # "+rowid": the ids filter the matches of one search; as a constraint handed to FTS5
-        # each id would run the search again (25 prefix searches: 7 ms for a common word).
+        # each id would run the search again.
         sql = (
             f"SELECT rowid, highlight({table}, 0, %s, %s), "
             f"snippet({table}, -1, %s, %s, '…', 24) "

@@ -1,4 +1,8 @@
-"""Keep the search index in step with the cases: every change to their indexed text or filing."""
+"""Keep the search index and the library's cached counts in step with the cases.
+
+Imported by ``CasesConfig.ready()``, which connects the receivers. Changes that send no
+signal (``QuerySet.update()``, raw SQL) call ``library_changed()`` where they are made.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ from django.dispatch import receiver
 from cases.models import Case, Figure, Keyword, Tag
 
 from .models import CaseDifficulty
-from .search import library_changed, search_index_case, search_index_cases
+from .search import search_index_case, search_index_cases
+from .version import library_changed
 
 
 @receiver(post_save, sender=Case, dispatch_uid="library_case_saved")
@@ -73,7 +78,7 @@ def _case_deleted(sender, **kwargs) -> None:
 
 
 # A tag or keyword deleted takes its links to cases with it, without an m2m signal: the cases
-# it filed are noted before, and indexed again after (their documents list their filing).
+# it filed are noted before, and indexed again after (their documents hold its name).
 @receiver(pre_delete, sender=Tag, dispatch_uid="library_tag_deleting")
 @receiver(pre_delete, sender=Keyword, dispatch_uid="library_keyword_deleting")
 def _label_deleting(sender, instance, **kwargs) -> None:
@@ -91,9 +96,5 @@ def _label_deleted(sender, instance, **kwargs) -> None:
 def _difficulty_changed(
     sender, instance: CaseDifficulty, raw: bool = False, origin=None, **kwargs
 ) -> None:
-    if raw or _case_deletion(origin):
-        return
-    # Read afresh: the instance's case may still hold the rating just deleted.
-    case = Case.objects.filter(pk=instance.case_id).first()
-    if case is not None:
-        search_index_case(case)
+    if not raw:  # the difficulty facet counts it; the search document does not hold it
+        library_changed()

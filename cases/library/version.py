@@ -3,7 +3,8 @@
 Cached facet counts are kept under it (see cases.library.facets), so a new token retires them
 all at once, without the page counting anything to check. Whatever changes a case's indexed
 text, status or filing calls ``library_changed``: the save and delete signals
-(cases.library.signals), and ``Case.objects...update()`` (the admin's bulk publish).
+(cases.library.signals), and code that changes cases without signals (the admin's bulk
+publish, which uses ``QuerySet.update()``).
 """
 
 from __future__ import annotations

@@ -3,6 +3,18 @@
 # Besides the library's tables: the full-text indexes over cases_searchdocument, one per
 # database engine (SQLite FTS5 tables fed by triggers; PostgreSQL generated tsvector columns
 # with GIN indexes). cases/library/search.py is the only code that queries them.
+#
+# If a later migration alters cases_searchdocument:
+# - SQLite: Django's schema editor rebuilds the table for most changes (a copy under a new
+#   name), and the copy has none of the three triggers below. The migration must create them
+#   again (SQLITE_FORWARD's CREATE TRIGGER statements), or add and drop columns with plain
+#   ALTER TABLE as 0010 and 0015 do. A new indexed text column also means new FTS5 tables
+#   and triggers, and a rebuild of them (INSERT INTO cases_search_fts(cases_search_fts)
+#   VALUES ('rebuild')).
+# - PostgreSQL: the generated columns read title, subject, body, unknown_title and
+#   unknown_body; renaming or retyping one of them means dropping and adding the vectors and
+#   their GIN indexes again (POSTGRES_FORWARD, then 0008's fastupdate and 0009's storage).
+# tests/test_library_search.py fails if the triggers or the vectors are missing.
 
 import django.db.models.deletion
 from django.conf import settings

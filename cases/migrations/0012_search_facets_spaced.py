@@ -1,8 +1,6 @@
-# A search document's filing is stored with a space before and after each token (" t1 k2 ",
-# cases.library.search.facets_text), so that a search finds the matches holding a facet's
-# choice by looking for " t1 " in each, without first padding every match's filing in
-# Python (0.3 ms for 1,500 matches). Existing documents are padded here; those 0010 filled
-# with the current facets_text are already.
+# A search document's filing was stored with a space before and after each token (" t1 k2 "),
+# so that a search found the matches holding a facet's choice by looking for " t1 " in each.
+# Existing documents are padded here. 0015 drops the column.
 
 from django.db import migrations
 

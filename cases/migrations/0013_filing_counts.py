@@ -1,13 +1,7 @@
-# The whole library's facet counts, kept as the filing changes (cases.library.models.
-# FilingCount): triggers on the tables that file cases (tags, keywords, difficulty) add one
-# to a label's count for each row inserted and take one away for each row deleted, so that
-# every way a link comes or goes (the ORM, a bulk insert, a cascade, raw SQL) is counted.
-# The library's first page then reads a few dozen counts, not every link: grouping 20,000
-# tag and 30,000 keyword links cost PostgreSQL 8 ms at 10,000 cases.
-#
-# SQLite drops a table's triggers when Django's schema editor rebuilds the table (to alter a
-# column): a migration that alters one of these tables must create them again
-# (tests/test_library_facets.py checks they are in place).
+# The whole library's facet counts, kept as the filing changes (a FilingCount model):
+# triggers on the tables that file cases (tags, keywords, difficulty) add one to a label's
+# count for each row inserted and take one away for each row deleted. 0015 drops them all:
+# the library counts with grouped queries now.
 
 from django.db import migrations, models
 

@@ -20,10 +20,9 @@ from django_htmx.http import HttpResponseClientRedirect
 from ..forms import DifferentialForm
 from ..http import HtmxHttpRequest, render_page
 from ..imaging.views import viewer_context
-from ..library.cards import difficulty_level
 from ..library.search import Mode
 from ..library.views import library_page
-from ..models import Attempt, Case, Figure, RevealStep, Table, TableRow
+from ..models import Attempt, Case, Figure, RevealStep, Table, TableRow, Tag
 from ..scoring import differential_score
 from .reveal import case_steps, step_reveal
 
@@ -187,11 +186,15 @@ def _step_context(request: HttpRequest, case: Case, step: int, steps: list[int])
     return context
 
 
-def _unknown_cards(cases: QuerySet[Case]) -> QuerySet:
-    """What an unknown card shows: nothing of the diagnosis (cards are cached by these)."""
-    return cases.values(
-        "pk", "public_id", "unknown_title", "status", difficulty_level=difficulty_level()
-    ).order_by()
+def _unknown_cards(cases: QuerySet[Case]) -> QuerySet[Case]:
+    """What an unknown card shows, and nothing else: no field that could hold the diagnosis."""
+    modalities = Tag.objects.filter(kind=Tag.Kind.MODALITY).order_by("name")
+    return (
+        cases.only("public_id", "unknown_title", "status", "difficulty__level")
+        .select_related("difficulty")
+        .prefetch_related(Prefetch("tags", queryset=modalities))
+        .order_by()
+    )
 
 
 @require_GET

@@ -8,10 +8,8 @@ fills in the numbers and submits the same form).
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,7 +20,8 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from cases.models import Case
 
-from .models import Collection, CollectionItem, new_share_token
+from .collection_forms import CollectionForm
+from .models import Collection
 
 
 def _collections_for_user(request: HttpRequest) -> QuerySet[Collection]:
@@ -31,45 +30,6 @@ def _collections_for_user(request: HttpRequest) -> QuerySet[Collection]:
 
 def _get_collection_for_user(request: HttpRequest, pk: int) -> Collection:
     return get_object_or_404(_collections_for_user(request), pk=pk)
-
-
-class CollectionForm(forms.ModelForm):
-    class Meta:
-        model = Collection
-        fields = ["title", "description"]
-        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
-
-
-def collection_items(collection: Collection, *, user) -> list[CollectionItem]:
-    """The items in order; drafts only for staff (a shared draft stays invisible)."""
-    items = collection.items.select_related("case").order_by("position", "id")
-    visible = Case.objects.visible_to(user).values("pk")
-    return list(items.filter(case__in=visible))
-
-
-def collection_case_add(*, collection: Collection, case: Case) -> CollectionItem:
-    """Add ``case`` at the end of ``collection``; adding it twice changes nothing."""
-    with transaction.atomic():
-        last = collection.items.aggregate(last=Max("position"))["last"] or 0
-        item, _ = CollectionItem.objects.get_or_create(
-            collection=collection, case=case, defaults={"position": last + 1}
-        )
-        collection.save(update_fields=["updated"])
-    return item
-
-
-def collection_reorder(*, collection: Collection, positions: dict[int, float]) -> None:
-    """Put items in the order of ``positions`` (item id -> any number); renumber 1..n.
-
-    Items without a number keep their place relative to each other, after numbered ties.
-    """
-    items = list(collection.items.order_by("position", "id"))
-    current = {item.pk: index + 1 for index, item in enumerate(items)}
-    items.sort(key=lambda item: (positions.get(item.pk, current[item.pk]), current[item.pk]))
-    for index, item in enumerate(items, start=1):
-        item.position = index
-    CollectionItem.objects.bulk_update(items, ["position"])
-    collection.save(update_fields=["updated"])
 
 
 def _positions_from(post) -> dict[int, float]:
@@ -86,7 +46,7 @@ def _positions_from(post) -> dict[int, float]:
 def _detail_response(request: HttpRequest, collection: Collection) -> HttpResponse:
     context = {
         "collection": collection,
-        "items": collection_items(collection, user=request.user),
+        "items": collection.items_visible_to(request.user),
         "form": CollectionForm(instance=collection),
     }
     template = "cases/library/collection.html"
@@ -134,7 +94,7 @@ def collection_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         context = {
             "collection": collection,
-            "items": collection_items(collection, user=request.user),
+            "items": collection.items_visible_to(request.user),
             "form": form,
         }
         return render(request, "cases/library/collection.html", context, status=422)
@@ -150,7 +110,7 @@ def collection_add(request: HttpRequest) -> HttpResponse:
     case = get_object_or_404(
         Case.objects.visible_to(request.user), pk=_int(request.POST.get("case"))
     )
-    collection_case_add(collection=collection, case=case)
+    collection.case_add(case)
     target = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return redirect(target)
@@ -174,7 +134,7 @@ def collection_order(request: HttpRequest, pk: int) -> HttpResponse:
             if 0 <= other < len(ids):
                 ids[index], ids[other] = ids[other], ids[index]
             positions = {item: order for order, item in enumerate(ids, start=1)}
-    collection_reorder(collection=collection, positions=positions)
+    collection.reorder(positions)
     if request.htmx:
         return _detail_response(request, collection)
     return redirect(collection)
@@ -186,7 +146,7 @@ def collection_order(request: HttpRequest, pk: int) -> HttpResponse:
 def collection_remove(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
     collection = _get_collection_for_user(request, pk)
     get_object_or_404(collection.items, pk=item_id).delete()
-    collection_reorder(collection=collection, positions={})
+    collection.reorder({})
     if request.htmx:
         return _detail_response(request, collection)
     return redirect(collection)
@@ -197,8 +157,10 @@ def collection_remove(request: HttpRequest, pk: int, item_id: int) -> HttpRespon
 def collection_share(request: HttpRequest, pk: int) -> HttpResponse:
     """Create a read-only link (a new one each time, which retires the old) or revoke it."""
     collection = _get_collection_for_user(request, pk)
-    collection.share_token = "" if request.POST.get("action") == "revoke" else new_share_token()
-    collection.save(update_fields=["share_token", "updated"])
+    if request.POST.get("action") == "revoke":
+        collection.unshare()
+    else:
+        collection.share()
     return redirect(collection)
 
 
@@ -229,7 +191,7 @@ def collection_shared(request: HttpRequest, token: str) -> HttpResponse:
     )
     context = {
         "collection": collection,
-        "items": collection_items(collection, user=request.user),
+        "items": collection.items_visible_to(request.user),
         "is_owner": request.user.is_authenticated and collection.owner_id == request.user.pk,
     }
     response = render(request, "cases/library/collection_shared.html", context)
