@@ -13,16 +13,6 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBPACKAGES = ["imaging", "unknown", "discussion", "library", "conference"]
-# cases.models <-> cases.library.* is being untangled on its own; drop this once it is gone.
-KNOWN_CYCLES = [
-    {
-        "cases.library.models",
-        "cases.library.search",
-        "cases.library.signals",
-        "cases.models",
-        "cases.spoilers",
-    }
-]
 
 
 def _names_in_namespace(patterns, namespace: str = "") -> dict[str, str]:
@@ -135,5 +125,4 @@ def _cycles(graph: dict[str, set[str]]) -> list[set[str]]:
 
 
 def test_no_import_cycles_between_modules_of_cases():
-    cycles = [cycle for cycle in _cycles(_import_graph()) if cycle not in KNOWN_CYCLES]
-    assert cycles == []
+    assert _cycles(_import_graph()) == []
