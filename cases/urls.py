@@ -44,7 +44,7 @@ urlpatterns += library_urlpatterns
 
 # Live conferences (cases/conference/views.py): the room at /c/<code>/, the presenter at
 # /conference/<code>/.
-from .conference import views as conference_views  # noqa: E402
+from .conference import presenter as conference_views  # noqa: E402
 
 urlpatterns += [
     path("c/", conference_views.join, name="conference_join"),
