@@ -42,40 +42,40 @@ from .library.urls import urlpatterns as library_urlpatterns  # noqa: E402
 
 urlpatterns += library_urlpatterns
 
-# Live conferences (cases/conference/views.py): the room at /c/<code>/, the presenter at
-# /conference/<code>/.
-from .conference import presenter as conference_views  # noqa: E402
+# Live conferences: the room at /c/<code>/ (cases/conference/audience.py), the presenter at
+# /conference/<code>/ (cases/conference/presenter.py).
+from .conference import audience, presenter  # noqa: E402
 
 urlpatterns += [
-    path("c/", conference_views.join, name="conference_join"),
-    path("c/<str:code>/", conference_views.audience, name="conference_audience"),
-    path("c/<str:code>/live/", conference_views.live, name="conference_live"),
+    path("c/", audience.join, name="conference_join"),
+    path("c/<str:code>/", audience.audience, name="conference_audience"),
+    path("c/<str:code>/live/", audience.live, name="conference_live"),
     path(
         "c/<str:code>/figures/<int:number>/",
-        conference_views.audience_figure,
+        audience.audience_figure,
         name="conference_audience_figure",
     ),
-    path("c/<str:code>/questions/<int:pk>/vote/", conference_views.vote, name="conference_vote"),
+    path("c/<str:code>/questions/<int:pk>/vote/", audience.vote, name="conference_vote"),
     path(
         "c/<str:code>/questions/<int:pk>/heatmap.png",
-        conference_views.audience_heatmap,
+        audience.audience_heatmap,
         name="conference_audience_heatmap",
     ),
-    path("conference/", conference_views.conference_list, name="conference_list"),
-    path("conference/new/", conference_views.conference_new, name="conference_new"),
-    path("conference/<str:code>/", conference_views.console, name="conference_console"),
-    path("conference/<str:code>/panel/", conference_views.panel, name="conference_panel"),
-    path("conference/<str:code>/viewer/", conference_views.viewer, name="conference_viewer"),
-    path("conference/<str:code>/action/", conference_views.action, name="conference_action"),
+    path("conference/", presenter.conference_list, name="conference_list"),
+    path("conference/new/", presenter.conference_new, name="conference_new"),
+    path("conference/<str:code>/", presenter.console, name="conference_console"),
+    path("conference/<str:code>/panel/", presenter.panel, name="conference_panel"),
+    path("conference/<str:code>/viewer/", presenter.viewer, name="conference_viewer"),
+    path("conference/<str:code>/action/", presenter.action, name="conference_action"),
     path(
         "conference/<str:code>/questions/<int:pk>/heatmap.png",
-        conference_views.heatmap,
+        presenter.heatmap,
         name="conference_heatmap",
     ),
-    path("conference/<str:code>/summary/", conference_views.summary, name="conference_summary"),
+    path("conference/<str:code>/summary/", presenter.summary, name="conference_summary"),
     path(
         "conference/<str:code>/summary.csv",
-        conference_views.summary_csv,
+        presenter.summary_csv,
         name="conference_summary_csv",
     ),
 ]

@@ -315,7 +315,7 @@ def test_each_console_action_makes_its_own_change(drive, live, name, set_up, dat
     assert state(live).version == before + 1  # one change, one new version for the room
 
 
-def test_every_button_on_the_console_is_a_known_action(drive, conference):
+def test_the_console_buttons_post_exactly_the_actions_above(drive, conference):
     def buttons() -> set[str]:
         page = drive.get(f"/conference/{conference.code}/").content.decode()
         return set(re.findall(r'name="action" value="([^"]+)"', page))
