@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -63,8 +64,10 @@ def drive(presenter) -> Client:
     return client
 
 
-def act(client: Client, conference: Conference, action: str, **data):
-    return client.post(f"/conference/{conference.code}/action/", {"action": action, **data})
+def act(client: Client, conference: Conference, action: str, headers=None, **data):
+    return client.post(
+        f"/conference/{conference.code}/action/", {"action": action, **data}, headers=headers
+    )
 
 
 def state(conference: Conference):
@@ -241,6 +244,138 @@ def test_actions_before_the_start_are_refused(drive, conference):
         response.status_code == 422 and "Start the conference first." in response.content.decode()
     )
     assert state(conference).version == 0
+
+
+def _asked(conference: Conference) -> None:
+    services.question_open(
+        conference, item=conference.items.first(), kind="poll", prompt="Dx?", options=["A", "B"]
+    )
+
+
+def _results_shown(conference: Conference) -> None:
+    _asked(conference)
+    services.question_results(conference, Question.objects.get(), shown=True)
+
+
+def _where(conference: Conference) -> tuple[int, int]:
+    return state(conference).position, state(conference).step
+
+
+def _asked_now(conference: Conference) -> tuple[bool, str]:
+    question = Question.objects.get()
+    return state(conference).question == question.pk, question.prompt
+
+
+# Every button of the console: its action, a set-up, the form data it posts, and what it then
+# changed (actions on a question post the question set up).
+CONSOLE_ACTIONS = [
+    ("start", services.conference_end, {}, lambda c: state(c).status, "live"),
+    ("end", None, {}, lambda c: state(c).status, "ended"),
+    ("next", None, {}, _where, (0, RevealStep.IMAGES)),
+    ("previous", lambda c: services.conference_navigate(c, step=1), {}, _where, (0, 1)),
+    ("next-case", None, {}, _where, (1, 1)),
+    ("previous-case", lambda c: services.conference_navigate(c, case=1), {}, _where, (0, 1)),
+    ("goto", None, {"position": "0", "step": "3"}, _where, (0, RevealStep.FINDINGS)),
+    (
+        "figure",
+        lambda c: services.conference_navigate(c, step=2),
+        {"figure": "2"},
+        lambda c: state(c).figure,
+        2,
+    ),
+    ("ask", None, {"kind": "poll", "options": "A\nB"}, _asked_now, (True, "Your diagnosis?")),
+    ("dismiss", _asked, {}, lambda c: state(c).question, None),
+    ("close", _asked, {}, lambda c: Question.objects.get().is_open, False),
+    (
+        "show-results",
+        _asked,
+        {},
+        lambda c: (state(c).results, Question.objects.get().results_shown),
+        (True, True),
+    ),
+    ("hide-results", _results_shown, {}, lambda c: state(c).results, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "set_up", "data", "look", "expected"),
+    CONSOLE_ACTIONS,
+    ids=[name for name, *_ in CONSOLE_ACTIONS],
+)
+def test_each_console_action_makes_its_own_change(drive, live, name, set_up, data, look, expected):
+    if set_up is not None:
+        set_up(live)
+    question = Question.objects.first()
+    if question is not None:
+        data = {"question": question.pk, **data}
+    before = state(live).version
+    response = act(drive, live, name, **data)
+    assert response.status_code == 302 and response["Location"] == f"/conference/{live.code}/"
+    assert look(live) == expected
+    assert state(live).version == before + 1  # one change, one new version for the room
+
+
+def test_the_console_buttons_post_exactly_the_actions_above(drive, conference):
+    def buttons() -> set[str]:
+        page = drive.get(f"/conference/{conference.code}/").content.decode()
+        return set(re.findall(r'name="action" value="([^"]+)"', page))
+
+    seen = buttons()  # before the start
+    services.conference_start(conference)
+    services.conference_navigate(conference, step=2)  # two figures: the figure picker
+    seen |= buttons()
+    _results_shown(conference)
+    seen |= buttons()
+    assert seen == {name for name, *_ in CONSOLE_ACTIONS}
+
+
+@pytest.mark.parametrize("name", ["jump", "", "Next", "next ", "__class__", "ACTIONS"])
+def test_an_unknown_action_is_a_400_and_changes_nothing(drive, live, name):
+    before = state(live)
+    response = drive.post(f"/conference/{live.code}/action/", {"action": name}, headers=HX)
+    assert response.status_code == 400 and response.content == b"Unknown action."
+    assert state(live) == before
+    assert drive.post(f"/conference/{live.code}/action/").status_code == 400  # no action at all
+
+
+@pytest.mark.parametrize(
+    "name", [name for name, *_ in CONSOLE_ACTIONS if name not in {"start", "end"}]
+)
+def test_every_action_but_start_and_end_waits_for_the_start(drive, conference, name):
+    response = drive.post(f"/conference/{conference.code}/action/", {"action": name}, headers=HX)
+    assert response.status_code == 422
+    assert "Start the conference first." in response.content.decode()
+    assert state(conference).version == 0
+
+
+def test_a_malformed_action_is_refused_and_changes_nothing(drive, live, presenter, cases):
+    before = state(live).version
+    bad_position = act(drive, live, "goto", position="first")
+    assert bad_position.status_code == 400 and bad_position.content == b"Bad position."
+    assert act(drive, live, "goto", position="1", step="x").status_code == 400
+    no_figure = act(drive, live, "figure", figure="", headers=HX)
+    assert no_figure.status_code == 422 and "Choose a figure." in no_figure.content.decode()
+    bad_poll = act(drive, live, "ask", kind="poll", options="only one", headers=HX)
+    assert bad_poll.status_code == 422 and "at least two options" in bad_poll.content.decode()
+    no_image = act(drive, live, "ask", kind="click", headers=HX)
+    assert "Show a figure first" in no_image.content.decode()
+    other = services.conference_create(title="Other", presenter=presenter, cases=cases)
+    services.conference_start(other)
+    _asked(other)
+    elsewhere = Question.objects.get(conference=other)
+    assert act(drive, live, "close", question=elsewhere.pk).status_code == 404
+    assert act(drive, live, "show-results").status_code == 404  # no question
+    assert state(live).version == before and not Question.objects.filter(conference=live)
+
+
+def test_an_empty_playlist_refuses_the_question_actions(drive, presenter):
+    empty = services.conference_create(title="Empty", presenter=presenter, cases=[])
+    act(drive, empty, "start")
+    for name in ("figure", "ask", "dismiss", "close", "show-results", "hide-results"):
+        response = act(drive, empty, name, headers=HX)
+        assert response.status_code == 422
+        assert "The playlist is empty." in response.content.decode()
+    assert act(drive, empty, "next").status_code == 302  # nowhere to go, nothing refused
 
 
 def test_the_presenters_viewer_posts_its_view_to_the_room(drive, live):

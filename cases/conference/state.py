@@ -25,8 +25,8 @@ HEARTBEAT_SECONDS = 20  # how often one audience member's poll records that they
 PRESENT_SECONDS = 50  # seen within this long: counted in the audience
 STATE_TTL = 24 * 3600  # Redis copies expire a day after the last change
 # Each worker may answer polls from a copy this young: a change reaches the room at most this
-# much later, and a worker asks the database at most a few times a second per conference
-# (instead of once per poll). A cache, not state: any worker can rebuild it from the record.
+# much later, and a worker asks the database once per this interval and conference instead of
+# once per poll. A cache, not state: any worker can rebuild it from the record.
 READ_CACHE_SECONDS = 0.4
 
 
