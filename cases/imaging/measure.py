@@ -217,7 +217,7 @@ def measurements_draw(
         return (x - left) * sx, (y - top) * sy
 
     line = max(1, round(1.5 * unit))
-    font = _font(max(12, round(13 * unit)))
+    font = _font(max(14, round(15 * unit)))
     for result in results:
         c = result.measurement.coords
         if result.kind == "point":
