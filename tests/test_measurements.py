@@ -30,7 +30,7 @@ from cases.imaging.measure import (
     measurements_parse,
 )
 from cases.imaging.params import RenderParams
-from cases.imaging.render import slice_render
+from cases.imaging.render import slice_pixels, slice_render
 from cases.imaging.viewstate import ViewState
 from cases.models import Case, Figure, Slice
 
@@ -67,6 +67,10 @@ def middle(figure: Figure) -> tuple[Slice, bytes]:
     return figure.slices.all()[1], ct_files()[1][1]
 
 
+def compute(image: Slice, measurements):
+    return measurements_compute(image, measurements, decoded=slice_pixels(image))
+
+
 def page(client, query: str, **headers):
     return client.get(f"{PAGE}?{query}", headers=headers)
 
@@ -77,7 +81,7 @@ def page(client, query: str, **headers):
 def test_line_length_is_in_mm_from_pixel_spacing(ct):
     image, data = middle(ct)
     row, column = (float(v) for v in pydicom.dcmread(io.BytesIO(data)).PixelSpacing)
-    [result] = measurements_compute(image, measurements_parse("line:100.5,80,420,391.5"))
+    [result] = compute(image, measurements_parse("line:100.5,80,420,391.5"))
     expected = math.sqrt(((420 - 100.5) * column) ** 2 + ((391.5 - 80) * row) ** 2)
     assert result.values[0].value == pytest.approx(expected, abs=1e-3)
     assert result.values[0].unit == "mm"
@@ -91,7 +95,7 @@ def test_ellipse_statistics_match_the_hu_array(ct):
     cx, cy, rx, ry = 256.0, 210.0, 40.5, 25.0
     rows, columns = np.mgrid[0 : hu.shape[0], 0 : hu.shape[1]]
     inside = ((columns + 0.5 - cx) / rx) ** 2 + ((rows + 0.5 - cy) / ry) ** 2 <= 1
-    [result] = measurements_compute(image, [Measurement("ellipse", (cx, cy, rx, ry))])
+    [result] = compute(image, [Measurement("ellipse", (cx, cy, rx, ry))])
     values = {v.name: v.value for v in result.values}
     spacing = [float(v) for v in pydicom.dcmread(io.BytesIO(data)).PixelSpacing]
     assert values["area"] == pytest.approx(math.pi * rx * ry * spacing[0] * spacing[1], abs=1e-3)
@@ -105,7 +109,7 @@ def test_ellipse_statistics_match_the_hu_array(ct):
 def test_point_is_the_hu_of_the_pixel_under_it(ct):
     image, data = middle(ct)
     hu = hu_array(data)
-    [result] = measurements_compute(image, measurements_parse("point:300.7,128.2"))
+    [result] = compute(image, measurements_parse("point:300.7,128.2"))
     assert result.values[0].value == hu[128, 300]
     assert result.label == f"{hu[128, 300]:.0f} HU"
 
@@ -113,11 +117,11 @@ def test_point_is_the_hu_of_the_pixel_under_it(ct):
 def test_angle_is_at_the_middle_point_and_counts_anisotropic_spacing(ct):
     image, _ = middle(ct)
     arms = "angle:100,100,200,200,300,100"  # a right angle in pixels
-    [square] = measurements_compute(image, measurements_parse(arms))
+    [square] = compute(image, measurements_parse(arms))
     assert square.values[0].value == pytest.approx(90.0)
     # Rows twice as far apart as columns: each arm is steeper, the angle narrower.
     image.pixel_spacing_row, image.pixel_spacing_column = 1.0, 0.5
-    [result] = measurements_compute(image, measurements_parse(arms))
+    [result] = compute(image, measurements_parse(arms))
     a, b = np.array([-100 * 0.5, -100 * 1.0]), np.array([100 * 0.5, -100 * 1.0])
     expected = math.degrees(math.acos(a @ b / np.linalg.norm(a) / np.linalg.norm(b)))
     assert result.values[0].value == pytest.approx(expected, abs=1e-3)
@@ -128,9 +132,7 @@ def test_without_spacing_lengths_are_in_pixels_and_say_so(ct):
     image, _ = middle(ct)
     image.pixel_spacing_row = image.pixel_spacing_column = None
     image.spacing_source = ""
-    line, ellipse = measurements_compute(
-        image, measurements_parse("line:0,0,30,40;ellipse:9,9,2,2")
-    )
+    line, ellipse = compute(image, measurements_parse("line:0,0,30,40;ellipse:9,9,2,2"))
     assert (line.values[0].value, line.values[0].unit, line.label) == (50.0, "px", "50.0 px")
     assert "no pixel spacing" in line.note
     assert ellipse.values[0].unit == "px²"
@@ -139,7 +141,7 @@ def test_without_spacing_lengths_are_in_pixels_and_say_so(ct):
 def test_imager_pixel_spacing_is_named_where_it_is_the_source(ct):
     image, _ = middle(ct)
     image.spacing_source = Slice.SpacingSource.IMAGER
-    [line] = measurements_compute(image, measurements_parse("line:0,0,0,100"))
+    [line] = compute(image, measurements_parse("line:0,0,0,100"))
     assert line.values[0].unit == "mm"
     assert "ImagerPixelSpacing" in line.note
 

@@ -26,7 +26,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from django.core.exceptions import BadRequest
@@ -37,7 +37,11 @@ from cases.models import Figure, Slice
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from .render import DecodedSlice
+
+class DecodedPixels(Protocol):
+    """What is read of ``render.DecodedSlice`` (named here: render imports this module)."""
+
+    pixels: NDArray
 
 MEASUREMENTS_MAX = 20
 MEASUREMENT_TEXT_MAX = 2000  # characters of ``m``: 20 of the longest kind, with room
@@ -149,13 +153,13 @@ def measurement_clamp(measurement: Measurement, *, width: int, height: int) -> M
 
 
 def measurements_compute(
-    slice: Slice, measurements: Sequence[Measurement], *, decoded: DecodedSlice | None = None
+    slice: Slice, measurements: Sequence[Measurement], *, decoded: DecodedPixels
 ) -> list[MeasurementResult]:
-    """Each measurement's values on ``slice`` (clamped to it first), numbered from 1."""
-    if decoded is None:
-        from .render import slice_pixels  # render imports this module for drawing
+    """Each measurement's values on ``slice`` (clamped to it first), numbered from 1.
 
-        decoded = slice_pixels(slice)
+    ``decoded`` is the slice's pixels (``render.slice_pixels``), passed in because the
+    renderer, which draws measurements, is the module that decodes.
+    """
     values = _values(decoded.pixels)
     height, width = values.shape[:2]
     unit = value_unit(slice)
@@ -185,7 +189,7 @@ class PixelValue:
     text: str
 
 
-def value_at(slice: Slice, decoded: DecodedSlice, x: float, y: float) -> PixelValue:
+def value_at(slice: Slice, decoded: DecodedPixels, x: float, y: float) -> PixelValue:
     """The value of the pixel under (x, y), clamped into the image (the HU readout's answer)."""
     values = _values(decoded.pixels)
     height, width = values.shape[:2]

@@ -383,7 +383,7 @@ class ViewState:
         if not here or current is None:
             return []
         try:
-            return measurements_compute(current, here)
+            return measurements_compute(current, here, decoded=slice_pixels(current))
         except (OSError, ValueError):
             return []  # the file is missing or damaged: the image says so, not the list
 
