@@ -43,6 +43,7 @@ class DecodedPixels(Protocol):
 
     pixels: NDArray
 
+
 MEASUREMENTS_MAX = 20
 MEASUREMENT_TEXT_MAX = 2000  # characters of ``m``: 20 of the longest kind, with room
 COORDINATE_LIMIT = 1_000_000.0
