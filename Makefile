@@ -90,13 +90,18 @@ clean:
 
 # Library speed at 100 and 10,000 cases (figures printed, not a timed test), on SQLite and
 # on PostgreSQL (BENCH_POSTGRES_URL; the bench creates and drops its own scratch database).
-.PHONY: bench-library bench-viewer bench-conference bench-ingest deid-table
-bench: bench-viewer bench-conference bench-library bench-ingest bench-load
+.PHONY: bench-library bench-viewer bench-conference bench-ingest bench-measure deid-table
+bench: bench-viewer bench-measure bench-conference bench-library bench-ingest bench-load
 
 # Viewer renders through gunicorn against whitenoise's static ceiling (and Orthanc when the
 # Debian package is installed); figures printed, not a timed test.
 bench-viewer: install
 	$(BIN)/python bench/viewer.py
+
+# Measurements: an uncached render with each kind against a plain one, and the HU readout as
+# a request per pointer pause against the slice's values shipped once (figures printed).
+bench-measure: install
+	$(BIN)/python bench/measure.py
 
 # 300 audience members polling a live conference for 60 s, on the database, then on Redis.
 bench-conference: install

@@ -437,10 +437,8 @@ def _slice_import(intake: _Intake, figure: Figure, values: dict[str, Any]) -> No
     intake.report.removed.update(image.removed)
     slice_ = _build(Slice, values, figure=figure)
     # What the pixels say wins over what the manifest says.
-    slice_.kind, slice_.width, slice_.height = image.kind, image.width, image.height
-    slice_.rescale_slope, slice_.rescale_intercept = image.rescale_slope, image.rescale_intercept
-    slice_.inverted, slice_.slice_location = image.inverted, image.slice_location
-    slice_.sha256 = hashlib.sha256(image.content).hexdigest()
+    for name, value in image.slice_fields().items():
+        setattr(slice_, name, value)
     slice_.image.save(f"x.{image.suffix}", ContentFile(image.content), save=False)
     intake.written.append(slice_.image.name)
     slice_.save()

@@ -358,6 +358,11 @@ class Slice(models.Model):
         COLOUR = "colour", "Colour"
         GREY16 = "grey16", "16-bit grey (DICOM, rescaled to HU)"
 
+    class SpacingSource(models.TextChoices):
+        NONE = "", "None"
+        PIXEL = "PixelSpacing", "PixelSpacing"
+        IMAGER = "ImagerPixelSpacing", "ImagerPixelSpacing (at the detector)"
+
     figure = models.ForeignKey(Figure, on_delete=models.CASCADE, related_name="slices")
     position = models.PositiveIntegerField(default=0)
     token = models.CharField(max_length=32, unique=True, default=new_token, editable=False)
@@ -370,12 +375,40 @@ class Slice(models.Model):
     inverted = models.BooleanField(default=False, help_text="MONOCHROME1: shown inverted.")
     slice_location = models.FloatField(null=True, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
+    # The DICOM geometry the header gives (None where it gives none, and for raster images):
+    # what measurements in mm and the viewer's position and thickness read.
+    pixel_spacing_row = models.FloatField(
+        null=True, blank=True, help_text="mm between the centres of adjacent rows (vertical)."
+    )
+    pixel_spacing_column = models.FloatField(
+        null=True, blank=True, help_text="mm between the centres of adjacent columns."
+    )
+    spacing_source = models.CharField(
+        max_length=20,
+        choices=SpacingSource.choices,
+        blank=True,
+        help_text="The DICOM attribute the pixel spacing was read from.",
+    )
+    image_position = models.JSONField(
+        null=True, blank=True, help_text="ImagePositionPatient: x, y, z of the first pixel, mm."
+    )
+    image_orientation = models.JSONField(
+        null=True, blank=True, help_text="ImageOrientationPatient: row and column cosines."
+    )
+    slice_thickness = models.FloatField(null=True, blank=True, help_text="mm.")
 
     class Meta:
         ordering = ["position", "id"]
 
     def __str__(self) -> str:
         return f"{self.figure} #{self.position + 1}"
+
+    @property
+    def spacing(self) -> tuple[float, float] | None:
+        """(x, y): mm per pixel across and down, or None when the header gives no spacing."""
+        if self.pixel_spacing_column and self.pixel_spacing_row:
+            return self.pixel_spacing_column, self.pixel_spacing_row
+        return None
 
 
 class Table(models.Model):

@@ -36,6 +36,7 @@ CHANGES = {
     "cy": 0.7,
     "annotations": "",
     "fmt": "png",
+    "measurements": "line:1,2,3,4",
 }
 
 

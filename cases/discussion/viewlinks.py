@@ -2,8 +2,10 @@
 
 A view is written ``<figure number>:<query string>``, the query string being the one the
 figure page uses (``/cases/<slug>/figures/<n>/?slice=14&ww=2500&wc=480``), for example
-``2:slice=14&ww=2500&wc=480&zoom=2``. Only known keys with numeric values pass; anything else
-is malformed. The viewer's "Link this view" button is a plain link to the comment form::
+``2:slice=14&ww=2500&wc=480&zoom=2``, with measurements ``m`` as the viewer writes them
+(``cases.imaging.measure``: ``m=line:10,20,30,40;point:5,6``). Only known keys with numeric
+values (and readable measurements) pass; anything else is malformed. The viewer's "Link this
+view" button is a plain link to the comment form::
 
     /t/<public_id>/?view=2%3Aslice%3D14%26ww%3D2500%26wc%3D480#comment-form
 
@@ -22,6 +24,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from django.urls import reverse
 from django.utils.html import format_html
 
+from cases.imaging.measure import MeasurementError, measurements_format, measurements_parse
+from cases.imaging.params import MEASUREMENT_SAFE
+
 MAX_QUERY_CHARS = 300
 
 # key -> (lowest, highest, integer?) ; order is the canonical order of the stored query.
@@ -35,7 +40,8 @@ _NUMERIC_KEYS: dict[str, tuple[float, float, bool]] = {
 }
 _FLAG_KEYS = ("invert", "ann")
 _CENTER_KEY = "center"  # "x,y" as one value, if the viewer prefers it to cx/cy
-_KEY_ORDER = (*_NUMERIC_KEYS, _CENTER_KEY, *_FLAG_KEYS)
+_MEASUREMENTS_KEY = "m"
+_KEY_ORDER = (*_NUMERIC_KEYS, _CENTER_KEY, *_FLAG_KEYS, _MEASUREMENTS_KEY)
 
 _FIGURE_PATH = re.compile(r"^/cases/(?P<slug>[-\w]+)/figures/(?P<number>\d{1,4})/$")
 _ANCHOR = re.compile(r'<a href="(?P<href>[^"]*)"[^>]*>(?P<text>.*?)</a>', re.DOTALL)
@@ -79,9 +85,15 @@ def view_query_clean(query: str) -> str:
             if len(parts) != 2:
                 raise ViewLinkError("center must be x,y")
             values[key] = ",".join(_number("cx", part) for part in parts)
+        elif key == _MEASUREMENTS_KEY:
+            try:
+                values[key] = measurements_format(measurements_parse(value))
+            except MeasurementError as exc:
+                raise ViewLinkError(str(exc).rstrip(".").lower()) from None
         else:
             raise ViewLinkError(f"unknown setting {key!r}")
-    return urlencode([(key, values[key]) for key in _KEY_ORDER if key in values], safe=",")
+    pairs = [(key, values[key]) for key in _KEY_ORDER if key in values]
+    return urlencode(pairs, safe=MEASUREMENT_SAFE)
 
 
 @dataclass(frozen=True)
@@ -108,6 +120,9 @@ class ViewLink:
             parts.append(f"{params['zoom']}×")
         if params.get("invert") == "1":
             parts.append("inverted")
+        if params.get("m"):
+            count = len(measurements_parse(params["m"]))
+            parts.append(f"{count} measurement{'s' if count != 1 else ''}")
         return " · ".join(parts)
 
     def chip(self, case) -> str:

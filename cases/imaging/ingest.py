@@ -128,6 +128,23 @@ class ImageInfo:
 
 
 @dataclass(frozen=True)
+class DicomGeometry:
+    """What a DICOM header says about where its pixels are, in mm; None where it says nothing.
+
+    ``pixel_spacing`` is (row, column) as DICOM writes it: the distance between the centres of
+    adjacent rows, then of adjacent columns. ``spacing_source`` names the attribute it came
+    from: "PixelSpacing", or "ImagerPixelSpacing" (at the detector, not the patient) when
+    that is all a projection radiograph gives.
+    """
+
+    pixel_spacing: tuple[float, float] | None = None
+    spacing_source: str = ""
+    image_position: tuple[float, float, float] | None = None
+    image_orientation: tuple[float, float, float, float, float, float] | None = None
+    slice_thickness: float | None = None
+
+
+@dataclass(frozen=True)
 class PreparedImage:
     """One image encoded and ready to store as a ``Slice`` (nothing written yet)."""
 
@@ -141,8 +158,32 @@ class PreparedImage:
     rescale_intercept: float = 0.0
     inverted: bool = False
     slice_location: float | None = None
+    geometry: DicomGeometry = field(default_factory=DicomGeometry)
     # What de-identification or re-encoding removed ("PatientName", "EXIF", ...).
     removed: tuple[str, ...] = ()
+
+    def slice_fields(self) -> dict[str, Any]:
+        """The ``Slice`` fields this image decides (what its pixels and header say)."""
+        geometry = self.geometry
+        row, column = geometry.pixel_spacing or (None, None)
+        return {
+            "kind": self.kind,
+            "width": self.width,
+            "height": self.height,
+            "rescale_slope": self.rescale_slope,
+            "rescale_intercept": self.rescale_intercept,
+            "inverted": self.inverted,
+            "slice_location": self.slice_location,
+            "sha256": hashlib.sha256(self.content).hexdigest(),
+            "pixel_spacing_row": row,
+            "pixel_spacing_column": column,
+            "spacing_source": geometry.spacing_source,
+            "image_position": list(geometry.image_position) if geometry.image_position else None,
+            "image_orientation": (
+                list(geometry.image_orientation) if geometry.image_orientation else None
+            ),
+            "slice_thickness": geometry.slice_thickness,
+        }
 
 
 class IngestBudget:
@@ -717,6 +758,7 @@ def _dicom_prepared(
         rescale_intercept=_float_or(ds.get("RescaleIntercept"), 0.0),
         inverted=photometric == "MONOCHROME1",
         slice_location=dicom_slice_location(ds),
+        geometry=dicom_geometry(ds),
         removed=removed,
     )
 
@@ -742,6 +784,30 @@ def _dicom_bytes(name: str, ds: Dataset) -> bytes:
     except Exception as exc:  # the writer raises many types on odd datasets
         raise ImageRejected(name, f"cannot write the de-identified DICOM ({exc})") from exc
     return buffer.getvalue()
+
+
+def dicom_geometry(ds: Dataset) -> DicomGeometry:
+    """PixelSpacing (else ImagerPixelSpacing), position, orientation and thickness.
+
+    A value that is missing, malformed, not finite or (for spacings and thickness) not
+    positive is None: a measurement then says "pixels" rather than trust it.
+    """
+    spacing, source = None, ""
+    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
+        values = _floats(ds.get(keyword), 2)
+        if values and min(values) > 0:
+            spacing, source = (values[0], values[1]), keyword
+            break
+    position = _floats(ds.get("ImagePositionPatient"), 3)
+    orientation = _floats(ds.get("ImageOrientationPatient"), 6)
+    thickness = _float_or(ds.get("SliceThickness"), None)
+    return DicomGeometry(
+        pixel_spacing=spacing,
+        spacing_source=source,
+        image_position=tuple(position) if position else None,
+        image_orientation=tuple(orientation) if orientation else None,
+        slice_thickness=thickness if thickness is not None and thickness > 0 else None,
+    )
 
 
 def dicom_slice_location(ds: Dataset) -> float | None:
@@ -807,18 +873,7 @@ def _float_or(value: Any, default: float | None) -> float | None:
 
 
 def _slice_store(figure: Figure, image: PreparedImage, position: int) -> Slice:
-    slice_ = Slice(
-        figure=figure,
-        position=position,
-        kind=image.kind,
-        width=image.width,
-        height=image.height,
-        rescale_slope=image.rescale_slope,
-        rescale_intercept=image.rescale_intercept,
-        inverted=image.inverted,
-        slice_location=image.slice_location,
-        sha256=hashlib.sha256(image.content).hexdigest(),
-    )
+    slice_ = Slice(figure=figure, position=position, **image.slice_fields())
     # upload_to names the file from the slice's random token; only the suffix is used here.
     slice_.image.save(f"image.{image.suffix}", ContentFile(image.content), save=False)
     try:

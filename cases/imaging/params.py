@@ -10,12 +10,15 @@ rest, so the URL names the rendering completely and can be cached forever:
     cx, cy      the centre of the magnified box, as fractions of the image's width and height
     ann         the digest of the annotations drawn (``render.annotations_digest``)
     size        the longest side of the output, one of ``RENDER_SIZES``
+    m           measurements drawn with their values (``cases.imaging.measure``), on this
+                slice (no ``@slice`` tags)
 
 The format (PNG or JPEG) is the URL's extension.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Mapping
@@ -23,6 +26,8 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.urls import reverse
+
+from .measure import MeasurementError, measurements_format, measurements_parse
 
 # Bump when the rendering changes, so cached images (and browser ETags) are not reused.
 RENDER_VERSION = 3
@@ -32,6 +37,8 @@ WINDOW_LIMIT = 100_000.0
 FORMATS = {"png": "image/png", "jpeg": "image/jpeg"}
 _URL_NAMES = {"png": "cases:slice_image", "jpeg": "cases:slice_image_jpeg"}
 _DIGEST = re.compile(r"[0-9a-f]{10}")
+# Left as they are in URLs, so that ``m`` reads as written: ``m=line:10,20,30,40;point:5,5``.
+MEASUREMENT_SAFE = ",:;@"
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,7 @@ class RenderParams:
     cy: float = 0.5
     annotations: str = ""
     fmt: str = "png"
+    measurements: str = ""  # canonical ``m`` (``measurements_format``), "" for none
 
     def __post_init__(self) -> None:
         zoom, cx, cy = zoom_normalise(self.zoom, self.cx, self.cy)
@@ -68,7 +76,8 @@ class RenderParams:
         """The rendering an image URL asks for, or None if its query string is unreadable.
 
         Out-of-range values are clamped; a value that is not a number, a size not offered or
-        a malformed digest is unreadable.
+        a malformed digest is unreadable, and so are measurements that do not parse, are too
+        many, or name a slice (an image shows its own slice's measurements only).
         """
         for name in ("ww", "wc", "zoom", "cx", "cy", "size"):
             value = query.get(name)
@@ -79,6 +88,12 @@ class RenderParams:
             return None
         digest = query.get("ann", "")
         if digest and not _DIGEST.fullmatch(digest):
+            return None
+        try:
+            measurements = measurements_parse(query.get("m", ""))
+        except MeasurementError:
+            return None
+        if any(m.slice is not None for m in measurements):
             return None
         width, center = window_param(query)
         return cls(
@@ -92,6 +107,7 @@ class RenderParams:
             cy=float(query.get("cy") or 0.5),
             annotations=digest,
             fmt=fmt,
+            measurements=measurements_format(measurements),
         )
 
     def key(self) -> str:
@@ -100,8 +116,14 @@ class RenderParams:
         return (
             f"slice-render:v{RENDER_VERSION}:{self.token}:{_number(self.window_width)}:"
             f"{_number(self.window_center)}:{int(bool(self.invert))}:{self.size or 0}:{box}:"
-            f"{self.annotations or '-'}:{self.fmt}"
+            f"{self.annotations or '-'}:{self.fmt}{self._measurements_key()}"
         )
+
+    def _measurements_key(self) -> str:
+        # Only when there are any, so the keys of plain renderings stay what they were.
+        if not self.measurements:
+            return ""
+        return ":m" + hashlib.blake2b(self.measurements.encode(), digest_size=12).hexdigest()
 
     def url(self) -> str:
         """The image URL: it names the slice by its random token only (no case, no file)."""
@@ -117,8 +139,10 @@ class RenderParams:
             query["ann"] = self.annotations
         if self.size:
             query["size"] = self.size
+        if self.measurements:
+            query["m"] = self.measurements
         base = reverse(_URL_NAMES[self.fmt], args=[self.token])
-        return f"{base}?{urlencode(query)}" if query else base
+        return f"{base}?{urlencode(query, safe=MEASUREMENT_SAFE)}" if query else base
 
 
 def zoom_normalise(zoom: float, cx: float, cy: float) -> tuple[float, float, float]:

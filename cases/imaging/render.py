@@ -40,6 +40,13 @@ from pydicom.pixels import apply_modality_lut
 from cases.models import Annotation, Slice
 
 from .ingest import dicom_number
+from .measure import (
+    measurement_clamp,
+    measurements_compute,
+    measurements_draw,
+    measurements_format,
+    measurements_parse,
+)
 from .params import RenderParams
 
 if TYPE_CHECKING:
@@ -97,11 +104,25 @@ def slice_render_params(
     """``params`` naming exactly what ``slice_render`` returns for them (its ``key()``).
 
     A 16-bit slice's missing window is completed from its figure's own; the annotation
-    digest is that of ``annotations`` that belong to the slice.
+    digest is that of ``annotations`` that belong to the slice; measurements are clamped to
+    the slice's image.
     """
     width, center = _window_requested(slice, params.window_width, params.window_center)
     digest = annotations_digest(annotations_for_slice(annotations, slice))
-    return replace(params, window_width=width, window_center=center, annotations=digest)
+    measurements = params.measurements
+    if measurements and slice.width and slice.height:
+        clamped = [
+            measurement_clamp(m, width=slice.width, height=slice.height)
+            for m in measurements_parse(measurements)
+        ]
+        measurements = measurements_format(clamped)
+    return replace(
+        params,
+        window_width=width,
+        window_center=center,
+        annotations=digest,
+        measurements=measurements,
+    )
 
 
 _rendered_once: set[str] = set()
@@ -285,6 +306,11 @@ def _slice_render_uncached(
     if annotations:
         image = _annotations_draw(image, annotations, box=(left, top, right, bottom),
                                   source=(width, height))  # fmt: skip
+    if params.measurements:
+        results = measurements_compute(
+            slice, measurements_parse(params.measurements), decoded=decoded
+        )
+        image = measurements_draw(image, results, box=(left, top, right, bottom))
     buffer = io.BytesIO()
     if params.fmt == "jpeg":
         # No chroma subsampling: the author's yellow arrows keep sharp edges.

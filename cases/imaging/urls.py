@@ -9,6 +9,7 @@ from . import views
 urlpatterns = [
     path("cases/<slug:slug>/figures/<int:number>/", views.figure, name="figure"),
     path("img/<str:token>.png", views.slice_image, name="slice_image"),
+    path("img/<str:token>/value", views.slice_value, name="slice_value"),
     path(
         "img/<str:token>.jpg",
         views.slice_image,

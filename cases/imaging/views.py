@@ -6,6 +6,7 @@ and unknown mode's figure pages (which pass their own ``base_url`` and caption).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 
@@ -16,6 +17,7 @@ from django.http import (
     HttpResponseBadRequest,
     HttpResponseNotModified,
     HttpResponseRedirect,
+    JsonResponse,
 )
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -25,12 +27,14 @@ from django.views.decorators.vary import vary_on_headers
 from cases.http import HtmxHttpRequest, client_etags, render_page
 from cases.models import Case, Figure, Slice
 
-from .params import FORMATS, RenderParams
+from .measure import value_at
+from .params import FORMATS, RenderParams, query_float
 from .render import (
     annotations_digest,
     annotations_for_slice,
     render_cache_get,
     render_etag,
+    slice_pixels,
     slice_render,
     slice_render_params,
 )
@@ -43,7 +47,8 @@ _TOKEN = re.compile(r"[0-9a-f]{32}")
 # What a rendering reads: a narrow row keeps the query cheap.
 _RENDER_FIELDS = (
     "figure_id", "position", "token", "image", "kind", "inverted",
-    "figure__window_width", "figure__window_center", "figure__case__status",
+    "figure__window_width", "figure__window_center", "figure__modality", "figure__case__status",
+    "width", "height", "pixel_spacing_row", "pixel_spacing_column", "spacing_source",
 )  # fmt: skip
 
 
@@ -167,6 +172,35 @@ def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpRespo
         return _not_modified(etag)
     data = slice_render(image, params, annotations=annotations)
     return _image_response(data, fmt, etag)
+
+
+@require_GET
+def slice_value(request: HttpRequest, token: str) -> HttpResponse:
+    """The value under the pointer: ``?x=&y=`` in source pixels, answered as JSON.
+
+    ``{"x": column, "y": row, "value": 35.0, "unit": "HU", "text": "35 HU"}`` for the pixel
+    under (x, y), clamped into the image; the unit is "" for grey levels (and colour, whose
+    ``value`` is the luma and ``text`` the RGB). A value never changes under its URL, so it
+    is cached like an image, and a repeat is a 304 without a database query. Drafts answer
+    404 but to staff, as their images do. The viewer's ``data-value-url`` names this URL.
+    """
+    x, y = query_float(request.GET, "x"), query_float(request.GET, "y")
+    if x is None or y is None or not _TOKEN.fullmatch(token):
+        return HttpResponseBadRequest("x and y must be numbers.")
+    # The pixel, before it is clamped: the ETag needs no query (the image's size).
+    column, row = math.floor(min(max(x, -1), 1e6)), math.floor(min(max(y, -1), 1e6))
+    etag = render_etag(f"slice-value:v1:{token}:{column}:{row}")
+    if etag in client_etags(request):
+        return _not_modified(etag)
+    image = _get_slice_for_user(request, token)
+    value = value_at(image, slice_pixels(image), x, y)
+    response = JsonResponse(
+        {"x": value.column, "y": value.row, "value": value.value, "unit": value.unit,
+         "text": value.text}
+    )  # fmt: skip
+    response["ETag"] = etag
+    response["Cache-Control"] = IMAGE_CACHE_CONTROL
+    return response
 
 
 def published_image(request: HttpRequest, token: str, fmt: str) -> HttpResponse | None:

@@ -10,9 +10,15 @@ The figure page's query parameters are a public interface, because people share 
     ann     0 hides the author's annotations (where they may be shown at all)
     at      a click on the image ("?x,y" from an ``ismap`` image, or "x,y") in output pixels:
             magnify one step around that point; never part of a canonical URL
+    m       measurements (``cases.imaging.measure``): ``line:x1,y1,x2,y2;point:x,y``... in
+            the source pixels of the displayed slice; ``line@14:...`` is on slice 14. Every
+            link keeps them all, as a PACS keeps a measurement on its image while the reader
+            scrolls away and back: the displayed slice's are drawn, listed and untagged.
+            Unreadable ones (or more than 20) are a 400 (``MeasurementError``).
 
 Values out of range are clamped and unreadable ones fall back to the default view, so an
-old or hand-edited link always opens something sensible.
+old or hand-edited link always opens something sensible (measurements excepted: a link that
+says it measures something and cannot be read is refused rather than shown without them).
 """
 
 from __future__ import annotations
@@ -27,7 +33,22 @@ from django.urls import reverse
 
 from cases.models import Figure, Slice
 
-from .params import ZOOM_MAX, RenderParams, query_float, window_param, zoom_normalise
+from .measure import (
+    Measurement,
+    MeasurementResult,
+    measurement_clamp,
+    measurements_compute,
+    measurements_format,
+    measurements_parse,
+)
+from .params import (
+    MEASUREMENT_SAFE,
+    ZOOM_MAX,
+    RenderParams,
+    query_float,
+    window_param,
+    zoom_normalise,
+)
 from .render import annotations_digest, annotations_for_slice, output_size, slice_pixels
 
 # (label, width, centre); the figure's own (and the DICOM header's) window come first.
@@ -102,6 +123,8 @@ class ViewState:
     cx: float = 0.5
     cy: float = 0.5
     annotations: bool = True  # the viewer's on/off toggle
+    # Every measurement of the view, each with its (1-based) slice number filled in.
+    measurements: tuple[Measurement, ...] = ()
 
     @classmethod
     def for_figure(
@@ -167,6 +190,7 @@ class ViewState:
             cy=cy,
             annotations=query.get("ann") != "0",
         )
+        state = replace(state, measurements=state._measurements_read(query.get("m", "")))
         click = click_param(query)
         return state.magnified_at(*click) if click is not None else state
 
@@ -244,6 +268,29 @@ class ViewState:
             )
         return presets
 
+    # --- where the slice is --------------------------------------------------------------
+
+    @property
+    def position_label(self) -> str:
+        """The slice's position along the stack's normal in mm, as a PACS overlay shows it."""
+        current = self.slice
+        if current is None or current.slice_location is None:
+            return ""
+        return f"Loc {current.slice_location:.1f} mm"
+
+    @property
+    def thickness_label(self) -> str:
+        current = self.slice
+        if current is None or not current.slice_thickness:
+            return ""
+        return f"Thk {current.slice_thickness:.3g} mm"
+
+    @property
+    def value_url(self) -> str:
+        """The HU readout's URL for this slice (``?x=&y=`` in source pixels is appended)."""
+        current = self.slice
+        return reverse("cases:slice_value", args=[current.token]) if current else ""
+
     # --- zoom and pan --------------------------------------------------------------------
 
     @property
@@ -311,6 +358,68 @@ class ViewState:
     def annotations_url(self) -> str:
         return self.url(annotations=not self.annotations)
 
+    # --- measurements --------------------------------------------------------------------
+
+    def _measurements_read(self, text: str) -> tuple[Measurement, ...]:
+        """Parse ``m`` (MeasurementError if unreadable): slices filled in, clamped to them."""
+        measurements = []
+        for measurement in measurements_parse(text):
+            number = min(measurement.slice or self.number, max(self.count, 1))
+            on = self.slices[number - 1] if self.slices else None
+            if on is not None and on.width and on.height:
+                measurement = measurement_clamp(measurement, width=on.width, height=on.height)
+            measurements.append(replace(measurement, slice=number))
+        return tuple(measurements)
+
+    def measurements_on(self, index: int) -> list[Measurement]:
+        """The measurements drawn on the ``index``-th slice."""
+        return [m for m in self.measurements if m.slice == index + 1]
+
+    @cached_property
+    def measurement_results(self) -> list[MeasurementResult]:
+        """The displayed slice's measurements with their values, as listed and drawn."""
+        here = self.measurements_on(self.index)
+        current = self.slice
+        if not here or current is None:
+            return []
+        try:
+            return measurements_compute(current, here, decoded=slice_pixels(current))
+        except (OSError, ValueError):
+            return []  # the file is missing or damaged: the image says so, not the list
+
+    @cached_property
+    def measurement_rows(self) -> list[dict]:
+        """The list beside the image: each result and the link that removes it."""
+        here = self.measurements_on(self.index)
+        rows = []
+        for result, measurement in zip(self.measurement_results, here, strict=True):
+            kept = tuple(m for m in self.measurements if m is not measurement)
+            rows.append({"result": result, "remove_url": self.url(measurements=kept)})
+        return rows
+
+    @cached_property
+    def measurements_elsewhere(self) -> list[dict]:
+        """Slices other than the displayed one that hold measurements, with their links."""
+        counts: dict[int, int] = {}
+        for m in self.measurements:
+            if m.slice != self.number:
+                counts[m.slice] = counts.get(m.slice, 0) + 1
+        return [
+            {"number": n, "count": c, "url": self.slice_url(n - 1)}
+            for n, c in sorted(counts.items())
+        ]
+
+    @property
+    def measurements_clear_url(self) -> str:
+        """This view without the displayed slice's measurements (those elsewhere stay)."""
+        kept = tuple(m for m in self.measurements if m.slice != self.number)
+        return self.url(measurements=kept)
+
+    @property
+    def measurements_param(self) -> str:
+        """``m`` as this view writes it (for the browser's measuring tool to append to)."""
+        return str(self.params().get("m", ""))
+
     # --- links ---------------------------------------------------------------------------
 
     def params(self, **changes) -> dict[str, str | int]:
@@ -331,10 +440,13 @@ class ViewState:
             params["invert"] = 1
         if self.has_annotations and not state.annotations:
             params["ann"] = 0
+        if state.measurements:
+            here = state.number
+            params["m"] = ";".join(m.text(tagged=m.slice != here) for m in state.measurements)
         return params
 
     def query(self, **changes) -> str:
-        return urlencode(self.params(**changes))
+        return urlencode(self.params(**changes), safe=MEASUREMENT_SAFE)
 
     def url(self, **changes) -> str:
         """The link to this view (after ``changes``) on ``base_url``."""
@@ -342,8 +454,15 @@ class ViewState:
         return f"{self.base_url}?{query}" if query else self.base_url
 
     def hidden_fields(self, *names: str) -> list[tuple[str, str | int]]:
-        """The view's parameters except ``names``: hidden inputs for a form that sets those."""
-        return [(k, v) for k, v in self.params().items() if k not in names]
+        """The view's parameters except ``names``: hidden inputs for a form that sets those.
+
+        A form that sets the slice names the slice of every measurement, since the untagged
+        ones belong to the slice displayed now, not to the one the form will show.
+        """
+        params = self.params()
+        if "slice" in names and "m" in params:
+            params["m"] = measurements_format(self.measurements)
+        return [(k, v) for k, v in params.items() if k not in names]
 
     @property
     def slice_fields(self) -> list[tuple[str, str | int]]:
@@ -419,6 +538,7 @@ class ViewState:
             cy=self.cy,
             annotations=digest,
             fmt=VIEWER_FORMAT,
+            measurements=measurements_format(self.measurements_on(index), tagged=False),
         )
 
     def image_url(self, *, size: int | None = VIEWER_SIZE, index: int | None = None) -> str:
