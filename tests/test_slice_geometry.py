@@ -18,7 +18,7 @@ from cases.models import Case, Figure, Slice
 pytestmark = pytest.mark.django_db
 
 CT_ZIP = Path(__file__).resolve().parent.parent / "cases" / "demo" / "dicom" / "ct-head-ge.zip"
-backfill = importlib.import_module("cases.migrations.0016_geometry_backfill")
+backfill = importlib.import_module("cases.migrations.0017_geometry_backfill")
 
 
 def ct_file() -> tuple[str, bytes]:

@@ -1,5 +1,5 @@
 # The DICOM geometry of each slice (pixel spacing and where it came from, position,
-# orientation, thickness), for measurements in mm; 0016_geometry_backfill fills it in for
+# orientation, thickness), for measurements in mm; 0017_geometry_backfill fills it in for
 # slices stored before.
 
 from django.db import migrations, models
@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0014_medpix_source_fields"),
+        ("cases", "0015_medpix_source_fields"),
     ]
 
     operations = [
