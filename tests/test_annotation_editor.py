@@ -236,3 +236,19 @@ def test_ring_and_text_label_are_drawn(head_ct):
     assert _yellow(rendered, (250, 200, 262, 210)) > 10  # its top edge at y = 0.4
     assert _yellow(rendered, (150, 250, 160, 262)) > 10  # its left edge at x = 0.3
     assert _yellow(rendered, (180, 65, 330, 90)) > 60  # the text, centred on its point
+
+
+def test_a_label_naming_the_diagnosis_is_a_spoiler_with_its_redaction(published_case):
+    from cases.spoilers import spoiler_check, spoiler_redact
+
+    figure = published_case.figures.get(number=1)
+    assert figure.reveal_step < 5  # shown before the diagnosis step
+    Annotation.objects.create(figure=figure, x=0.5, y=0.5, label="lung adenocarcinoma")
+    Annotation.objects.create(figure=figure, x=0.2, y=0.5, label="right upper lobe")
+    warnings = spoiler_check(published_case)
+    assert [(w.field, w.phrase) for w in warnings] == [
+        ("Figure 1 annotation label", "Lung adenocarcinoma")
+    ]
+    spoiler_redact(published_case)
+    labels = sorted(figure.annotations.values_list("label", flat=True))
+    assert labels == ["[redacted]", "right upper lobe"]
