@@ -24,6 +24,7 @@ from .imaging.ingest import (
     slices_store,
 )
 from .imaging.params import RenderParams
+from .imaging.viewstate import CT_PRESETS
 from .library.admin import CaseDifficultyInline, bundle_export_action, bundle_import_view
 from .library.version import library_changed
 from .models import (
@@ -43,6 +44,8 @@ from .models import (
 from .spoilers import spoiler_check, spoiler_redact
 
 ADMIN_MEDIA = forms.Media(css={"all": ["css/admin.css"]}, js=["js/admin_a11y.js"])
+# The figure page's annotation editor; it starts on "load", after inlines.js has set up its rows.
+EDITOR_MEDIA = forms.Media(js=["js/annotation_editor.js"])
 
 
 def _thumbnail(image: Slice | None) -> str:
@@ -246,9 +249,99 @@ class CaseAdmin(admin.ModelAdmin):
         )
 
 
+class AnnotationForm(forms.ModelForm):
+    """An annotation with its slice counted from 1, as the viewer counts."""
+
+    slice_number = forms.IntegerField(
+        label="Slice",
+        min_value=1,
+        required=False,
+        help_text="Counted from 1, as the viewer shows it; blank for every slice.",
+    )
+
+    class Meta:
+        model = Annotation
+        fields = ["kind", "x", "y", "angle", "radius_x", "radius_y", "slice_number", "label"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.slice_index is not None:
+            self.initial.setdefault("slice_number", self.instance.slice_index + 1)
+        for name in ("x", "y"):
+            self.fields[name].widget.attrs.update(min=0, max=1, step="any")
+        for name in ("radius_x", "radius_y"):
+            self.fields[name].widget.attrs.update(min=0.005, max=1, step="any")
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        for name in ("x", "y"):
+            if cleaned.get(name) is not None and not 0 <= cleaned[name] <= 1:
+                self.add_error(name, "Between 0 and 1 (a fraction of the image).")
+        for name in ("radius_x", "radius_y"):
+            if cleaned.get(name) is not None and not 0 < cleaned[name] <= 1:
+                self.add_error(name, "Above 0, at most 1 (a fraction of the image).")
+        return cleaned
+
+    def save(self, commit: bool = True) -> Annotation:
+        number = self.cleaned_data.get("slice_number")
+        self.instance.slice_index = None if number is None else number - 1
+        return super().save(commit)
+
+
+class AnnotationFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        count = self.instance.slices.count() if self.instance.pk else 0
+        for form in self.forms:
+            number = getattr(form, "cleaned_data", {}).get("slice_number")
+            if count and number and number > count and not self._should_delete_form(form):
+                form.add_error("slice_number", f"This figure has {count} slices: 1 to {count}.")
+
+
+def annotation_editor_data(figure: Figure | None) -> dict:
+    """What the annotation editor needs: each slice's plain rendering and the windows."""
+    if figure is None or figure.pk is None:
+        return {"slices": [], "presets": []}
+    slices = list(figure.slices.all())
+    presets: list[dict] = []
+    if slices and slices[0].kind == Slice.Kind.GREY16:
+        if figure.window_width is not None and figure.window_center is not None:
+            presets.append(
+                {"label": "Figure", "ww": figure.window_width, "wc": figure.window_center}
+            )
+        presets += [{"label": label, "ww": w, "wc": c} for label, w, c in CT_PRESETS]
+    else:
+        presets.append({"label": "As stored", "ww": None, "wc": None})
+    return {
+        "slices": [
+            {
+                # No annotations in the picture: the editor draws them, as the viewer will.
+                "url": RenderParams(image.token, size=EDITOR_SIZE).url(),
+                "width": image.width,
+                "height": image.height,
+            }
+            for image in slices
+        ],
+        "presets": presets,
+    }
+
+
+EDITOR_SIZE = 1024
+
+
 class AnnotationInline(admin.TabularInline):
+    """The numeric rows are the editor's storage: it writes into them, Save saves them."""
+
     model = Annotation
+    form = AnnotationForm
+    formset = AnnotationFormSet
     extra = 0
+    template = "admin/cases/figure/annotation_inline.html"
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.editor_data = annotation_editor_data(obj)
+        return formset
 
 
 class SliceInline(admin.TabularInline):
@@ -314,7 +407,8 @@ class FigureAdmin(admin.ModelAdmin):
     search_fields = ["case__title", "caption", "technique"]
     list_select_related = ["case"]
     autocomplete_fields = ["case"]
-    inlines = [SliceInline, AnnotationInline]
+    # The drawing comes first: a long stack's image rows would push it out of sight.
+    inlines = [AnnotationInline, SliceInline]
     fieldsets = [
         (None, {"fields": ["case", ("number", "label"), "reveal_step", "upload"]}),
         ("Captions", {"fields": ["caption", "unknown_caption", "alt_text"]}),
@@ -326,7 +420,7 @@ class FigureAdmin(admin.ModelAdmin):
 
     @property
     def media(self):
-        return super().media + ADMIN_MEDIA
+        return super().media + ADMIN_MEDIA + EDITOR_MEDIA
 
     def view_on_site(self, obj: Figure) -> str:
         return f"{obj.case.get_absolute_url()}#figure-{obj.number}"

@@ -325,23 +325,43 @@ class Figure(models.Model):
 
 
 class Annotation(models.Model):
-    """An arrow, arrowhead or star drawn on a figure from the findings step on."""
+    """A mark drawn on a figure from the findings step on: an arrow, a star, a ring or a label.
+
+    ``x`` and ``y`` place the mark (an arrow's tip, a ring's centre) as fractions of the
+    image; ``angle`` is where an arrow points, or a ring's tilt. ``slice_index`` counts from 0
+    like ``Slice.position``; the admin shows and takes it counting from 1, as the viewer does.
+    """
 
     class Kind(models.TextChoices):
         ARROW = "arrow", "Arrow"
         THIN_ARROW = "thin-arrow", "Thin arrow"
         ARROWHEAD = "arrowhead", "Arrowhead"
         STAR = "star", "Star"
+        ELLIPSE = "ellipse", "Circle / ellipse"
+        TEXT = "text", "Text label"
 
     figure = models.ForeignKey(Figure, on_delete=models.CASCADE, related_name="annotations")
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.ARROW)
     x = models.FloatField(help_text="0 (left) to 1 (right) of the image.")
     y = models.FloatField(help_text="0 (top) to 1 (bottom) of the image.")
-    angle = models.FloatField(default=225, help_text="Direction the arrow points, in degrees.")
-    slice_index = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="Stack position it belongs to; blank for all."
+    angle = models.FloatField(
+        default=225,
+        help_text="Degrees anticlockwise from east: where an arrow points; a ring's tilt.",
     )
-    label = models.CharField(max_length=120, blank=True)
+    radius_x = models.FloatField(
+        default=0.08, help_text="A ring's half width, as a fraction of the image's width."
+    )
+    radius_y = models.FloatField(
+        default=0.08, help_text="A ring's half height, as a fraction of the image's height."
+    )
+    slice_index = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Stack position it belongs to, counting from 0; blank for all.",
+    )
+    label = models.CharField(
+        max_length=120, blank=True, help_text="Drawn beside the mark in the viewer and article."
+    )
 
     class Meta:
         ordering = ["id"]

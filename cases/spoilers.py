@@ -83,6 +83,10 @@ def early_texts(case: Case) -> list[tuple[str, str, object, str]]:
             caption = f"{label} spoiler-free caption"
             texts.append((caption, figure.unknown_caption, figure, "unknown_caption"))
             texts.append((f"{label} alt text", figure.alt_text, figure, "alt_text"))
+            # Labels are drawn into the image from the findings step on, where no mask reaches.
+            for annotation in figure.annotations.all():
+                text = annotation.label
+                texts.append((f"{label} annotation label", text, annotation, "label"))
     return [item for item in texts if item[1]]
 
 

@@ -34,7 +34,7 @@ import numpy as np
 import pydicom
 from django.conf import settings
 from django.core.cache import cache
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 from pydicom.pixels import apply_modality_lut
 
 from cases.models import Annotation, Slice
@@ -161,10 +161,15 @@ def annotations_digest(annotations: Sequence[Annotation]) -> str:
     """A short hash of what would be drawn; it changes when an author edits an annotation."""
     if not annotations:
         return ""
-    text = ";".join(
-        f"{a.kind},{a.x:.4f},{a.y:.4f},{a.angle:.1f}"
-        for a in sorted(annotations, key=lambda a: (a.kind, a.x, a.y, a.angle))
-    )
+
+    def drawn(a: Annotation) -> str:
+        # Unlabelled arrows and stars hash as they always have, so their cached images stay.
+        text = f"{a.kind},{a.x:.4f},{a.y:.4f},{a.angle:.1f}"
+        if a.kind == Annotation.Kind.ELLIPSE:
+            text += f",{a.radius_x:.4f},{a.radius_y:.4f}"
+        return text + (f",{a.label}" if a.label else "")
+
+    text = ";".join(sorted(drawn(a) for a in annotations))
     return hashlib.blake2b(text.encode(), digest_size=5).hexdigest()
 
 
@@ -358,28 +363,114 @@ def _annotations_draw(
     box: tuple[float, float, float, float],
     source: tuple[int, int],
 ) -> Image.Image:
-    """Draw arrows, arrowheads and stars, sized to the output (not to the magnification)."""
+    """Draw the marks and their labels, sized to the output (not to the magnification).
+
+    The geometry is in units of 1/512 of the output's longest side, as the admin's editor
+    draws it (``static/js/annotation_editor.js``), so what an author places is what is shown.
+    Labels are outlined, and never smaller than ``LABEL_MIN_PX``, so they read on any image
+    at any size.
+    """
     image = image.convert("RGB")
     draw = ImageDraw.Draw(image)
     left, top, right, bottom = box
     scale_x = image.width / (right - left)
     scale_y = image.height / (bottom - top)
     unit = max(image.width, image.height) / 512  # 1 at a 512-pixel image
+    outline = max(1, round(unit))
+    font_px = max(LABEL_MIN_PX, round(LABEL_PX * unit))
+    font = _label_font(font_px)
     for annotation in annotations:
         x = (annotation.x * source[0] - left) * scale_x
         y = (annotation.y * source[1] - top) * scale_y
-        if not (-20 * unit <= x <= image.width + 20 * unit):
+        rx = annotation.radius_x * source[0] * scale_x
+        ry = annotation.radius_y * source[1] * scale_y
+        reach = 20 * unit + (max(rx, ry) if annotation.kind == Annotation.Kind.ELLIPSE else 0)
+        if not (-reach <= x <= image.width + reach and -reach <= y <= image.height + reach):
             continue
-        if not (-20 * unit <= y <= image.height + 20 * unit):
-            continue
+        if annotation.kind == Annotation.Kind.ELLIPSE:
+            ring = _ellipse_points(x, y, rx, ry, annotation.angle)
+            draw.line([*ring, ring[0]], fill=(0, 0, 0), width=round(3 * unit) + 2 * outline)
+            draw.line([*ring, ring[0]], fill=ANNOTATION_COLOUR, width=max(1, round(3 * unit)))
         for shape, width in _annotation_shapes(annotation, x, y, unit):
             draw.polygon(shape, fill=ANNOTATION_COLOUR, outline=(0, 0, 0), width=width)
+        if annotation.label:
+            (lx, ly), anchor = _label_place(annotation, x, y, rx, ry, unit)
+            lx, ly = _label_inside(draw, (lx, ly), anchor, annotation.label, font, image.size)
+            draw.text((lx, ly), annotation.label, fill=ANNOTATION_COLOUR, font=font,
+                      anchor=anchor, stroke_width=max(1, round(font_px / 8)),
+                      stroke_fill=(0, 0, 0))  # fmt: skip
     return image
+
+
+LABEL_PX = 16  # at a 512-pixel image
+LABEL_MIN_PX = 12
+ARROW_LENGTH = 60  # units
+HEAD_LENGTH = 20
+
+
+@lru_cache(maxsize=16)
+def _label_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    # Pillow's own scalable font: no system font to install, the same glyphs everywhere.
+    return ImageFont.load_default(size=size)
+
+
+def _ellipse_points(
+    x: float, y: float, rx: float, ry: float, angle: float
+) -> list[tuple[float, float]]:
+    a = math.radians(angle)
+    cos_a, sin_a = math.cos(a), -math.sin(a)  # counter-clockwise, with y growing downwards
+    points = []
+    for i in range(72):
+        t = math.radians(5 * i)
+        ex, ey = rx * math.cos(t), ry * math.sin(t)
+        points.append((x + ex * cos_a - ey * sin_a, y + ex * sin_a + ey * cos_a))
+    return points
+
+
+def _label_place(
+    annotation: Annotation, x: float, y: float, rx: float, ry: float, unit: float
+) -> tuple[tuple[float, float], str]:
+    """Where a label goes, and its Pillow anchor: beyond an arrow's tail, beside a mark."""
+    kind = annotation.kind
+    if kind == Annotation.Kind.TEXT:
+        return (x, y), "mm"
+    if kind == Annotation.Kind.STAR:
+        return (x + 17 * unit, y), "lm"
+    if kind == Annotation.Kind.ELLIPSE:
+        a = math.radians(annotation.angle)
+        half_height = math.hypot(rx * math.sin(a), ry * math.cos(a))
+        return (x, y - half_height - 4 * unit), "md"
+    a = math.radians(annotation.angle)
+    dx, dy = math.cos(a), -math.sin(a)
+    length = (HEAD_LENGTH if kind == Annotation.Kind.ARROWHEAD else ARROW_LENGTH) + 4
+    tail = (x - dx * length * unit, y - dy * length * unit)
+    horizontal = "r" if dx > 0.38 else "l" if dx < -0.38 else "m"
+    vertical = "d" if dy > 0.38 else "a" if dy < -0.38 else "m"
+    return tail, horizontal + vertical
+
+
+def _label_inside(
+    draw: ImageDraw.ImageDraw,
+    at: tuple[float, float],
+    anchor: str,
+    text: str,
+    font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+    size: tuple[int, int],
+) -> tuple[float, float]:
+    """``at`` moved so that the whole label lies within the image, where it fits."""
+    x, y = at
+    x0, y0, x1, y1 = draw.textbbox(at, text, font=font, anchor=anchor)
+    margin = 2
+    x += max(margin - x0, 0) - max(x1 - (size[0] - margin), 0) if x1 - x0 < size[0] else 0
+    y += max(margin - y0, 0) - max(y1 - (size[1] - margin), 0) if y1 - y0 < size[1] else 0
+    return x, y
 
 
 def _annotation_shapes(
     annotation: Annotation, x: float, y: float, unit: float
 ) -> list[tuple[list[tuple[float, float]], int]]:
+    if annotation.kind in (Annotation.Kind.ELLIPSE, Annotation.Kind.TEXT):
+        return []
     if annotation.kind == Annotation.Kind.STAR:
         radius = 14 * unit
         points = []
@@ -392,7 +483,7 @@ def _annotation_shapes(
     a = math.radians(annotation.angle)
     dx, dy = math.cos(a), -math.sin(a)  # pointing direction
     px, py = -dy, dx  # perpendicular
-    head_length, head_half = 20 * unit, 10 * unit
+    head_length, head_half = HEAD_LENGTH * unit, 10 * unit
     base = (x - dx * head_length, y - dy * head_length)
     head = [
         (x, y),
@@ -402,7 +493,7 @@ def _annotation_shapes(
     shapes = []
     if annotation.kind != Annotation.Kind.ARROWHEAD:
         half = (1.5 if annotation.kind == Annotation.Kind.THIN_ARROW else 3) * unit
-        length = 60 * unit
+        length = ARROW_LENGTH * unit
         start = (x - dx * length, y - dy * length)
         shaft = [
             (start[0] + px * half, start[1] + py * half),
