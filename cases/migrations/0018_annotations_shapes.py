@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0014_medpix_source_fields"),
+        ("cases", "0017_geometry_backfill"),
     ]
 
     operations = [
