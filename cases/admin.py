@@ -230,7 +230,16 @@ class CaseAdmin(admin.ModelAdmin):
 
     @admin.action(description="Publish selected cases")
     def publish(self, request, queryset) -> None:
-        updated = queryset.update(status=Case.Status.PUBLISHED)
+        blocked = queryset.filter(
+            inbox_study__series__burned_in__gt="", inbox_study__series__checked_at=None
+        )
+        for case in blocked.distinct():
+            self.message_user(
+                request,
+                f"{case}: not published, a series may have burned-in text and is not checked.",
+                messages.WARNING,
+            )
+        updated = queryset.exclude(pk__in=blocked.values("pk")).update(status=Case.Status.PUBLISHED)
         self.message_user(
             request, ngettext("%d case published.", "%d cases published.", updated) % updated
         )

@@ -187,6 +187,14 @@ class Case(models.Model):
     def is_published(self) -> bool:
         return self.status == self.Status.PUBLISHED
 
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from .inbox.models import publication_blockers
+
+        if self.is_published and (blockers := publication_blockers(self)):
+            raise ValidationError({"status": blockers})
+
     @property
     def citation(self) -> str:
         """The short citation as journals print it: J Radiol Case Rep 2011;5(6):1-8."""
@@ -478,6 +486,9 @@ from .conference import models as conference_models  # noqa: E402, F401
 
 # The discussion's models live in their own module; Django finds them through this import.
 from .discussion.models import Comment, Follow, ModerationAction, Report  # noqa: E402, F401
+
+# The inbox of studies received from a PACS (cases/inbox/).
+from .inbox.models import InboxInstance, InboxSeries, InboxStudy  # noqa: E402, F401
 
 # The library's models (search documents, difficulty, collections) live in their own module.
 from .library.models import CaseDifficulty, Collection, CollectionItem, SearchDocument  # noqa: E402, F401
