@@ -24,6 +24,7 @@ from .imaging.ingest import (
     slices_store,
 )
 from .imaging.params import RenderParams
+from .inbox import admin as inbox_admin  # noqa: F401  (registers the inbox's pages)
 from .library.admin import CaseDifficultyInline, bundle_export_action, bundle_import_view
 from .models import (
     Abbreviation,
