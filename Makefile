@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 WORKERS ?= 3
 
 .PHONY: demo test serve install install-dev chromium migrate static lint format bench clean
-.PHONY: check-deploy test-redis bench-load
+.PHONY: check-deploy test-redis bench-load dicom-listen orthanc bench-dicom-receive
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,7 +55,19 @@ $(AXE):
 	fi
 	npm install --no-save --no-audit --no-fund --prefix .cache/node axe-core@4
 
-test: install-dev chromium $(AXE)
+# Debian's Orthanc and its DICOMweb plugin: the PACS the DICOM receiver's tests send from.
+orthanc:
+	@if [ ! -x /usr/sbin/Orthanc ] || [ ! -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq orthanc orthanc-dicomweb; \
+	fi
+
+# The DICOM receiver (Storage SCP) into the inbox; DICOM_PORT, DICOM_AE_TITLE, DICOM_BIND and
+# DICOM_ALLOWED_AES from the environment. Runs beside `make serve` until Ctrl-C.
+dicom-listen: migrate
+	$(BIN)/python manage.py dicom_listen
+
+test: install-dev chromium orthanc $(AXE)
 	$(BIN)/python -m pytest
 
 # `check --deploy` as production sees it: run it with the production environment set (CI
@@ -112,6 +124,10 @@ bench-conference: install
 # bundle of large radiographs, the demo head CT) against a small one; fails over 512 MB.
 bench-ingest: install-dev
 	$(BIN)/python bench/ingest_memory.py
+
+# The DICOM receiver against Orthanc: a 500-instance CT series from one client into each.
+bench-dicom-receive: install-dev orthanc
+	$(BIN)/python bench/dicom_receive.py
 
 # Regenerate cases/imaging/deid_table.py (PS3.15 Table E.1-1) from dicom-anonymizer.
 deid-table: install-dev

@@ -25,6 +25,7 @@ from .imaging.ingest import (
 )
 from .imaging.params import RenderParams
 from .imaging.viewstate import CT_PRESETS
+from .inbox import admin as inbox_admin  # noqa: F401  (registers the inbox's pages)
 from .library.admin import CaseDifficultyInline, bundle_export_action, bundle_import_view
 from .library.version import library_changed
 from .models import (
@@ -234,7 +235,16 @@ class CaseAdmin(admin.ModelAdmin):
 
     @admin.action(description="Publish selected cases")
     def publish(self, request, queryset) -> None:
-        updated = queryset.update(status=Case.Status.PUBLISHED)
+        blocked = queryset.filter(
+            inbox_study__series__burned_in__gt="", inbox_study__series__checked_at=None
+        )
+        for case in blocked.distinct():
+            self.message_user(
+                request,
+                f"{case}: not published, a series may have burned-in text and is not checked.",
+                messages.WARNING,
+            )
+        updated = queryset.exclude(pk__in=blocked.values("pk")).update(status=Case.Status.PUBLISHED)
         library_changed()  # update() sends no signal
         self.message_user(
             request, ngettext("%d case published.", "%d cases published.", updated) % updated

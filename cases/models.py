@@ -9,8 +9,11 @@ from django.db import models
 from django.urls import reverse
 from django.utils.text import slugify
 
-# The library's models (search documents, difficulty, collections) live in their own module,
-# which names these models by strings and imports nothing from here.
+# The sub-packages' models live in their own modules, which name these models by strings and
+# import nothing from here; Django finds them through these imports.
+from .conference import models as conference_models  # noqa: F401
+from .discussion.models import Comment, Follow, ModerationAction, Report  # noqa: F401
+from .inbox.models import InboxInstance, InboxSeries, InboxStudy  # noqa: F401
 from .library.models import CaseDifficulty, Collection, CollectionItem, SearchDocument  # noqa: F401
 
 
@@ -192,6 +195,14 @@ class Case(models.Model):
     @property
     def is_published(self) -> bool:
         return self.status == self.Status.PUBLISHED
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from .inbox.models import publication_blockers
+
+        if self.is_published and (blockers := publication_blockers(self)):
+            raise ValidationError({"status": blockers})
 
     @property
     def citation(self) -> str:
@@ -530,10 +541,3 @@ class Attempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case} · {', '.join(self.choices) or 'skipped'}"
-
-
-# Live conferences' models live in their own module; Django finds them through this import.
-from .conference import models as conference_models  # noqa: E402, F401
-
-# The discussion's models live in their own module; Django finds them through this import.
-from .discussion.models import Comment, Follow, ModerationAction, Report  # noqa: E402, F401

@@ -237,6 +237,29 @@ TASKS = {
     "background": {"BACKEND": "cases.discussion.tasks.ThreadPoolBackend"},
 }
 
+# The DICOM receiver (manage.py dicom_listen) and the inbox of received studies. Calling AE
+# titles allowed to send, "AE" or "AE@address" (comma-separated); empty lets only loopback
+# peers in, and only in development (with HTTPS on, empty refuses everyone).
+DICOM_AE_TITLE = env_str("DICOM_AE_TITLE", "CASEVIEWER")
+DICOM_PORT = env_int("DICOM_PORT", 11112)
+DICOM_BIND = env_str("DICOM_BIND", "127.0.0.1")
+DICOM_ALLOWED_AES = env_list("DICOM_ALLOWED_AES", [])
+# A study is made a draft case when its association ends, or after this long without news.
+INBOX_IDLE_SECONDS = env_int("INBOX_IDLE_SECONDS", 120)
+# Unclaimed studies are deleted after this many days (manage.py inbox_clean).
+INBOX_KEEP_DAYS = env_int("INBOX_KEEP_DAYS", 2)
+# Who is e-mailed when a study arrives; empty: every active staff member with an address.
+INBOX_NOTIFY = env_list("INBOX_NOTIFY", [])
+# The key of patient pseudonyms and new UIDs (SECRET_KEY when empty). Changing it means a
+# later study of a known patient gets a new pseudonym: keep it as long as the inbox lives.
+DEID_PSEUDONYM_KEY = env_str("DEID_PSEUDONYM_KEY")
+# DICOMweb pull (manage.py import_dicomweb): credentials come from here, never from the URL.
+DICOMWEB_USERNAME = env_str("DICOMWEB_USERNAME")
+DICOMWEB_PASSWORD = env_str("DICOMWEB_PASSWORD")
+DICOMWEB_TOKEN = env_str("DICOMWEB_TOKEN")
+# The PACS the admin's "Pull from DICOMweb" page offers (comma-separated base URLs).
+DICOMWEB_SERVERS = env_list("DICOMWEB_SERVERS", [])
+
 # Discussion threads.
 DISCUSSION_REQUIRES_LOGIN = env_bool("DISCUSSION_REQUIRES_LOGIN", True)
 DISCUSSION_MAX_CHARS = env_int("DISCUSSION_MAX_CHARS", 10_000)

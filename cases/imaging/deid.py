@@ -25,6 +25,8 @@ and a teaching file shows them as the technique.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 
@@ -44,7 +46,8 @@ ANONYMOUS_NAME = "ANONYMOUS"
 # CaseViewer's UID root: an arc under a UUID-derived OID (ITU-T X.667, 2.25.<uuid>) that only
 # this application issues, so a UID under it was made by a de-identification and is kept.
 DEID_UID_ROOT = "2.25.63605095728346111939130339810699230382."
-_PATIENT_ID = re.compile(r"ANON-[0-9A-F]{8}")
+# Random ids have 8 hex digits, keyed pseudonyms (``KeyedReplacements``) 16.
+_PATIENT_ID = re.compile(r"ANON-[0-9A-F]{8}(?:[0-9A-F]{8})?")
 
 REMOVE, BLANK, DUMMY, NEW_UID = "remove", "blank", "dummy", "uid"
 _DUMMIES: dict[str, object] = {
@@ -103,6 +106,39 @@ def _operation_for(tag: BaseTag) -> str | None:
 def uid_new() -> str:
     """A new UID under CaseViewer's root."""
     return generate_uid(prefix=DEID_UID_ROOT)
+
+
+class KeyedReplacements(dict):
+    """A de-identification memory whose replacements come from a keyed hash of the original.
+
+    The same original UID or patient id gives the same replacement in every import, on every
+    day, without the original being stored anywhere: two studies of one patient sent a week
+    apart share a pseudonym, and a second send of a study finds its instances by their new
+    UIDs. The key is the installation's secret; without it the pseudonym of a short hospital
+    number cannot be found by trying every number.
+    """
+
+    def __init__(self, key: str | bytes) -> None:
+        super().__init__()
+        raw = key.encode() if isinstance(key, str) else key
+        # A key of its own, so no other use of the secret ever yields the same digests.
+        self._key = hmac.new(raw, b"caseviewer.deid.pseudonym", hashlib.sha256).digest()
+
+    def digest(self, text: str) -> str:
+        return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()
+
+    def derive(self, key: str) -> str:
+        """The replacement for a memory key ("uid:...", "patient:...", "frame:...")."""
+        if key.startswith("patient:"):
+            return f"ANON-{self.digest(key)[:16].upper()}"
+        return generate_uid(prefix=DEID_UID_ROOT, entropy_srcs=[self.digest(key)])
+
+
+def replacement_remember(memory: dict[str, str], key: str, make=uid_new) -> str:
+    """``memory[key]``, made on first use: keyed when ``memory`` is ``KeyedReplacements``."""
+    if key not in memory:
+        memory[key] = memory.derive(key) if isinstance(memory, KeyedReplacements) else make()
+    return memory[key]
 
 
 def dicom_deidentify(ds: Dataset, *, replacements: dict[str, str] | None = None) -> list[str]:
@@ -194,20 +230,17 @@ def _uids_replace(value: object, memory: dict[str, str]) -> object:
 def _uid_replace(uid: str, memory: dict[str, str]) -> str:
     if uid.startswith(DEID_UID_ROOT):
         return uid  # made by a de-identification: identifies nothing outside
-    key = f"uid:{uid}"
-    if key not in memory:
-        memory[key] = uid_new()
-    return memory[key]
+    return replacement_remember(memory, f"uid:{uid}")
 
 
 def _patient_id_replace(patient_id: str, memory: dict[str, str]) -> str:
     if _PATIENT_ID.fullmatch(patient_id):
         return patient_id  # already one of our pseudonyms
-    key = f"patient:{patient_id}"
-    if key not in memory:
-        # Random, not a hash: a hash of a short hospital number can be reversed by brute force.
-        memory[key] = f"ANON-{secrets.token_hex(4).upper()}"
-    return memory[key]
+    # Random, or a keyed hash: a plain hash of a short hospital number is reversed by trying
+    # every number.
+    return replacement_remember(
+        memory, f"patient:{patient_id}", lambda: f"ANON-{secrets.token_hex(4).upper()}"
+    )
 
 
 def _file_meta_deidentify(ds: Dataset) -> list[str]:

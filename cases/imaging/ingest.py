@@ -54,7 +54,7 @@ from pydicom.uid import (
 
 from cases.models import Slice
 
-from .deid import dicom_deidentify, uid_new
+from .deid import dicom_deidentify, replacement_remember, uid_new
 
 if TYPE_CHECKING:
     from cases.models import Figure
@@ -474,6 +474,16 @@ def _raster_normalise(name: str, image: Image.Image) -> tuple[Image.Image, str]:
 # --- DICOM -----------------------------------------------------------------------------------
 
 
+def dicom_read(name: str, data: bytes) -> Dataset:
+    """Read a DICOM image's bytes (bomb checks first); ImageRejected if it is not one.
+
+    For a door that knows it receives DICOM (the DICOM receiver, DICOMweb) and needs the
+    header before ``dicom_prepare`` de-identifies it.
+    """
+    file_size_check(name, len(data))
+    return _dicom_read(name, data, forced=not _looks_like_dicom(data))
+
+
 def _looks_like_dicom(data: bytes) -> bool:
     return data[128:132] == b"DICM"
 
@@ -679,9 +689,7 @@ def _dicom_frame_dataset(
         _frame_attributes_apply(frame_ds, groups, index)
         # Each frame is now its own instance; the same frame of the same file maps the same way.
         key = f"frame:{base.get('SOPInstanceUID', '')}:{index}"
-        if key not in memory:
-            memory[key] = uid_new()
-        frame_ds.SOPInstanceUID = memory[key]
+        frame_ds.SOPInstanceUID = replacement_remember(memory, key)
     return frame_ds
 
 

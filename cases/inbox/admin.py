@@ -1,0 +1,158 @@
+"""The inbox in the admin: received studies with counts, flags and the sending AE."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import ngettext
+
+from .models import InboxSeries, InboxStudy
+from .receive import study_assemble
+
+
+class InboxSeriesInline(admin.TabularInline):
+    model = InboxSeries
+    extra = 0
+    fields = ["figure_link", "modality", "burned_in", "checked_by", "checked_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Figure")
+    def figure_link(self, obj: InboxSeries) -> str:
+        url = reverse("admin:cases_inboxseries_change", args=[obj.pk])
+        return format_html(
+            '<a href="{}">{} ({} slices)</a>', url, obj.figure, obj.figure.slices.count()
+        )
+
+
+@admin.register(InboxStudy)
+class InboxStudyAdmin(admin.ModelAdmin):
+    list_display = [
+        "case_link",
+        "modality",
+        "series_count",
+        "instance_count",
+        "flagged_count",
+        "calling_ae",
+        "patient",
+        "same_patient",
+        "last_received",
+        "claimed_by",
+    ]
+    list_filter = ["modality", "source", ("claimed_by", admin.EmptyFieldListFilter)]
+    search_fields = ["case__title", "calling_ae", "patient", "description"]
+    readonly_fields = [
+        "case_link",
+        "key",
+        "patient",
+        "same_patient",
+        "source",
+        "calling_ae",
+        "modality",
+        "body_part",
+        "description",
+        "study_month",
+        "received",
+        "last_received",
+        "assembled",
+        "claimed_by",
+        "claimed_at",
+    ]
+    fields = readonly_fields
+    inlines = [InboxSeriesInline]
+    actions = ["claim", "assemble"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("case", "claimed_by")
+            .annotate(
+                series_total=Count("series", distinct=True),
+                instance_total=Count("series__instances", distinct=True),
+                flagged_total=Count(
+                    "series",
+                    filter=Q(series__burned_in__gt="", series__checked_at=None),
+                    distinct=True,
+                ),
+            )
+        )
+
+    @admin.display(description="Draft case", ordering="case__title")
+    def case_link(self, obj: InboxStudy) -> str:
+        url = reverse("admin:cases_case_change", args=[obj.case_id])
+        return format_html('<a href="{}">{}</a>', url, obj.case.title)
+
+    @admin.display(description="Series", ordering="series_total")
+    def series_count(self, obj: InboxStudy) -> int:
+        return obj.series_total
+
+    @admin.display(description="Instances", ordering="instance_total")
+    def instance_count(self, obj: InboxStudy) -> int:
+        return obj.instance_total
+
+    @admin.display(description="Burned-in text to check", ordering="flagged_total")
+    def flagged_count(self, obj: InboxStudy) -> int:
+        return obj.flagged_total
+
+    @admin.display(description="Other studies of this patient")
+    def same_patient(self, obj: InboxStudy) -> str:
+        others = InboxStudy.objects.filter(patient=obj.patient).exclude(pk=obj.pk)
+        return ", ".join(f"{o.case.title}" for o in others.select_related("case")[:5]) or "-"
+
+    @admin.action(description="Claim the selected studies (they are kept)")
+    def claim(self, request, queryset) -> None:
+        for study in queryset:
+            study.claim(request.user)
+        count = queryset.count()
+        self.message_user(
+            request, ngettext("%d study claimed.", "%d studies claimed.", count) % count
+        )
+
+    @admin.action(description="Make the draft cases now (sort slices, title)")
+    def assemble(self, request, queryset) -> None:
+        for study in queryset:
+            study_assemble(study_id=study.pk)
+        self.message_user(request, "Assembled.", messages.SUCCESS)
+
+
+@admin.register(InboxSeries)
+class InboxSeriesAdmin(admin.ModelAdmin):
+    list_display = ["figure", "study", "modality", "burned_in", "checked_by", "checked_at"]
+    list_filter = [
+        ("burned_in", admin.EmptyFieldListFilter),
+        ("checked_at", admin.EmptyFieldListFilter),
+    ]
+    readonly_fields = [
+        "study",
+        "figure",
+        "key",
+        "modality",
+        "burned_in",
+        "checked_by",
+        "checked_at",
+    ]
+    fields = readonly_fields
+    actions = ["confirm_checked"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Checked: no burned-in text identifies anyone (or it was blanked)")
+    def confirm_checked(self, request, queryset) -> None:
+        flagged = queryset.filter(burned_in__gt="", checked_at=None)
+        count = 0
+        for series in flagged:
+            series.check_burned_in(request.user)
+            count += 1
+        self.message_user(
+            request, ngettext("%d series checked.", "%d series checked.", count) % count
+        )

@@ -1,0 +1,132 @@
+"""Pulling studies from a PACS over DICOMweb (QIDO-RS to find, WADO-RS to retrieve).
+
+Each retrieved instance goes through ``instance_receive``, the same door as a C-STORE: the
+one ingest, the keyed de-identification, the inbox. Credentials come from the settings
+(``DICOMWEB_USERNAME`` and ``DICOMWEB_PASSWORD``, or ``DICOMWEB_TOKEN``), never from the URL:
+a URL carrying a user or password is refused, so none ends up in a log or a shell history.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import pydicom
+import requests
+from django.conf import settings
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian
+
+from cases.imaging.ingest import ImageRejected
+
+from .models import InboxStudy
+from .receive import Outcome, instance_receive, study_assemble
+
+logger = logging.getLogger(__name__)
+
+_STUDY_UID_TAG = "0020000D"
+
+
+class DicomwebError(Exception):
+    """The pull cannot run (bad URL, PACS unreachable or refusing); the message says why."""
+
+
+@dataclass
+class PullResult:
+    studies: list[int] = field(default_factory=list)  # InboxStudy ids
+    stored: int = 0
+    duplicates: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def dicomweb_client(base_url: str):
+    """A dicomweb-client for ``base_url``, authenticated from the settings."""
+    from dicomweb_client.api import DICOMwebClient
+
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DicomwebError(f"{base_url!r} is not an http(s) URL")
+    if parts.username or parts.password:
+        raise DicomwebError(
+            "credentials in the URL are refused: set DICOMWEB_USERNAME and DICOMWEB_PASSWORD "
+            "(or DICOMWEB_TOKEN) instead"
+        )
+    session = requests.Session()
+    if settings.DICOMWEB_TOKEN:
+        session.headers["Authorization"] = f"Bearer {settings.DICOMWEB_TOKEN}"
+    elif settings.DICOMWEB_USERNAME:
+        session.auth = (settings.DICOMWEB_USERNAME, settings.DICOMWEB_PASSWORD)
+    return DICOMwebClient(url=base_url.rstrip("/"), session=session, timeout=60)
+
+
+def dicomweb_pull(
+    *,
+    base_url: str,
+    study_uid: str = "",
+    accession: str = "",
+    patient_id: str = "",
+    study_date: str = "",
+    client=None,
+) -> PullResult:
+    """Find the studies (by UID, accession number, or patient id and date) and ingest them."""
+    client = client or dicomweb_client(base_url)
+    source = f"DICOMweb {urlsplit(base_url).hostname}"
+    try:
+        uids = (
+            [study_uid] if study_uid else _studies_find(client, accession, patient_id, study_date)
+        )
+        result = PullResult()
+        for uid in uids:
+            study_id = _study_pull(client, uid, source, result)
+            if study_id is not None:
+                study_assemble(study_id=study_id)
+                result.studies.append(study_id)
+    except requests.RequestException as exc:
+        raise DicomwebError(f"the PACS did not answer as expected: {exc}") from exc
+    return result
+
+
+def _studies_find(client, accession: str, patient_id: str, study_date: str) -> list[str]:
+    if accession:
+        filters = {"AccessionNumber": accession}
+    elif patient_id:
+        filters = {"PatientID": patient_id}
+        if study_date:
+            filters["StudyDate"] = study_date
+    else:
+        raise DicomwebError("give a study UID, an accession number or a patient id")
+    found = client.search_for_studies(search_filters=filters, fields=["StudyInstanceUID"])
+    return [s[_STUDY_UID_TAG]["Value"][0] for s in found if s.get(_STUDY_UID_TAG, {}).get("Value")]
+
+
+def _study_pull(client, uid: str, source: str, result: PullResult) -> int | None:
+    study_id = None
+    for number, ds in enumerate(client.iter_study(uid), start=1):
+        try:
+            received = instance_receive(
+                data=_dataset_bytes(ds),
+                calling_ae=source,
+                source=InboxStudy.Source.DICOMWEB,
+                name=f"instance {number}",
+            )
+        except ImageRejected as exc:
+            result.skipped.append(exc.reason)
+            logger.warning("DICOMweb instance refused: %s", exc.reason)
+            continue
+        study_id = received.study_id
+        if received.outcome == Outcome.DUPLICATE:
+            result.duplicates += 1
+        else:
+            result.stored += 1
+    return study_id
+
+
+def _dataset_bytes(ds: Dataset) -> bytes:
+    if getattr(ds, "file_meta", None) is None or "TransferSyntaxUID" not in ds.file_meta:
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    buffer = io.BytesIO()
+    pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
+    return buffer.getvalue()
