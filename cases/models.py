@@ -138,7 +138,11 @@ class Case(models.Model):
     diagnosis_synonyms = models.TextField(
         "other names for the diagnosis",
         blank=True,
-        help_text="One per line. Accepted as correct answers and checked for spoilers.",
+        help_text=(
+            "One per line, e.g. an eponym or an older name. Each counts as a right answer "
+            "when a learner's differential is scored, and is masked like the diagnosis in "
+            "everything shown before the diagnosis step (the spoiler check looks for them too)."
+        ),
     )
     diagnosis_by = models.TextField(
         "diagnosis by",
@@ -363,6 +367,11 @@ class Slice(models.Model):
     rescale_intercept = models.FloatField(default=0.0)
     inverted = models.BooleanField(default=False, help_text="MONOCHROME1: shown inverted.")
     slice_location = models.FloatField(null=True, blank=True)
+    is_key = models.BooleanField(
+        "key image",
+        default=False,
+        help_text="The viewer opens on the first key image; the figure lists them first.",
+    )
     sha256 = models.CharField(max_length=64, blank=True)
 
     class Meta:

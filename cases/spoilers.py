@@ -7,7 +7,7 @@ two), and the other names an author lists. Matching ignores case, punctuation an
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .models import Case, RevealStep
 
@@ -27,6 +27,7 @@ class SpoilerWarning:
     field: str  # "history", "figure 3 unknown caption", ...
     text: str  # the sentence or snippet that holds the phrase
     phrase: str
+    obj: object = field(default=None, compare=False, repr=False)  # what holds the text
 
 
 def diagnosis_phrases(case: Case) -> list[str]:
@@ -83,6 +84,10 @@ def early_texts(case: Case) -> list[tuple[str, str, object, str]]:
             caption = f"{label} spoiler-free caption"
             texts.append((caption, figure.unknown_caption, figure, "unknown_caption"))
             texts.append((f"{label} alt text", figure.alt_text, figure, "alt_text"))
+            # Annotations show from the findings step on, their labels with them.
+            for annotation in figure.annotations.all():
+                text = annotation.label
+                texts.append((f"{label} annotation label", text, annotation, "label"))
     return [item for item in texts if item[1]]
 
 
@@ -90,11 +95,12 @@ def spoiler_check(case: Case) -> list[SpoilerWarning]:
     """Every place where text shown before the diagnosis step names the diagnosis."""
     patterns = spoiler_patterns(case)
     warnings = []
-    for label, text, _, _ in early_texts(case):
+    for label, text, obj, _ in early_texts(case):
         for phrase, pattern in patterns:
             match = pattern.search(text)
             if match:
-                warnings.append(SpoilerWarning(label, _snippet(text, *match.span()), phrase))
+                snippet = _snippet(text, *match.span())
+                warnings.append(SpoilerWarning(label, snippet, phrase, obj))
                 break
     return warnings
 
