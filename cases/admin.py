@@ -104,7 +104,9 @@ class FigureInline(admin.TabularInline):
     @admin.display(description="Image")
     def thumbnail(self, obj: Figure) -> str:
         slices = list(obj.slices.all()) if obj.pk else []
-        return _thumbnail(slices[len(slices) // 2] if slices else None)
+        keys = [image for image in slices if image.is_key]
+        # What the viewer opens on: the first key image, else the middle of the stack.
+        return _thumbnail(keys[0] if keys else slices[len(slices) // 2] if slices else None)
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("slices")
