@@ -34,6 +34,7 @@ from .models import (
     TableRow,
     Tag,
 )
+from .preview import case_preview_urls
 from .spoilers import spoiler_check, spoiler_redact
 
 ADMIN_MEDIA = forms.Media(css={"all": ["css/admin.css"]}, js=["js/admin_a11y.js"])
@@ -199,6 +200,12 @@ class CaseAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_figure_count=Count("figures"))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        case = self.get_object(request, object_id)
+        if case is not None:
+            extra_context = {"preview_urls": case_preview_urls(case)} | (extra_context or {})
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):
         spoilers = self.admin_site.admin_view(self.spoilers_view)

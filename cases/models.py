@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.text import slugify
 
 from cases.library.version import library_changed
+from cases.preview import sees_drafts
 
 
 def new_public_id() -> str:
@@ -68,8 +69,8 @@ class CaseQuerySet(models.QuerySet):
         return self.filter(status=Case.Status.PUBLISHED)
 
     def visible_to(self, user) -> CaseQuerySet:
-        """Drafts are for staff only."""
-        if user.is_authenticated and user.is_staff:
+        """Drafts are for staff only (and for staff previewing as a learner)."""
+        if sees_drafts(user):
             return self
         return self.published()
 

@@ -16,6 +16,7 @@ from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
 from cases.models import Case
+from cases.preview import sees_drafts
 
 from .cards import CARD_CACHE_SECONDS, cards_render, template_digest
 from .citations import case_bibtex, case_ris, references_ris
@@ -122,7 +123,8 @@ def library_page(
     request (typing in the search box, ticking a facet) gets the results region alone.
     """
     filters = LibraryFilters.from_query(request.GET, mode=mode)
-    staff = request.user.is_authenticated and request.user.is_staff
+    # Drafts counted (in the counts kept for staff) wherever drafts are listed: a preview too.
+    staff = sees_drafts(request.user)
     total, facets, found = library_counts(
         cases,
         filters,
