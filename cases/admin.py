@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -13,18 +14,12 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import ngettext
 
-from .forms import CellsField, MultipleFileField
-from .imaging.ingest import (
-    ImageRejected,
-    IngestBudget,
-    PreparedImage,
-    file_size_check,
-    images_prepare,
-    removed_summary,
-    slices_store,
-)
+from .forms import CellsField, MultipleFileField, MultipleFileInput
+from .imaging.ingest import removed_summary, slices_store
 from .imaging.params import RenderParams
+from .imaging.upload import PreparedUpload, UploadRefused, upload_prepare
 from .imaging.viewstate import CT_PRESETS
+from .importers.dicom import series_describe
 from .inbox import admin as inbox_admin  # noqa: F401  (registers the inbox's pages)
 from .library.admin import CaseDifficultyInline, bundle_export_action, bundle_import_view
 from .library.version import library_changed
@@ -42,6 +37,7 @@ from .models import (
     TableRow,
     Tag,
 )
+from .preview import case_preview_urls
 from .spoilers import spoiler_check, spoiler_redact
 
 ADMIN_MEDIA = forms.Media(css={"all": ["css/admin.css"]}, js=["js/admin_a11y.js"])
@@ -57,6 +53,36 @@ def _thumbnail(image: Slice | None) -> str:
         image.token, window_width=figure.window_width, window_center=figure.window_center, size=256
     ).url()
     return format_html('<img class="cv-thumb" src="{}" alt="">', url)
+
+
+def spoiler_warn(model_admin: admin.ModelAdmin, request, case: Case, *, figure=None) -> None:
+    """After a save: say where text shown before the diagnosis step names the diagnosis.
+
+    The phrases are the diagnosis and its other names (``cases.spoilers``). With ``figure``,
+    only that figure's texts are reported (its page saves nothing else).
+    """
+    warnings = spoiler_check(case)
+    if figure is not None:
+        warnings = [w for w in warnings if figure in (w.obj, getattr(w.obj, "figure", None))]
+    if not warnings:
+        return
+    url = reverse("admin:cases_case_spoilers", args=[case.pk])
+    model_admin.message_user(
+        request,
+        format_html(
+            "{} place(s) shown before the diagnosis step name the diagnosis or one of its "
+            'other names (unknown mode masks them). <a href="{}">Review and redact</a>.',
+            len(warnings),
+            url,
+        ),
+        messages.WARNING,
+    )
+    for warning in warnings:
+        model_admin.message_user(
+            request,
+            f"Spoiler in {warning.field}: “{warning.text}” names “{warning.phrase}”.",
+            messages.WARNING,
+        )
 
 
 class AuthorInline(admin.TabularInline):
@@ -84,7 +110,9 @@ class FigureInline(admin.TabularInline):
     @admin.display(description="Image")
     def thumbnail(self, obj: Figure) -> str:
         slices = list(obj.slices.all()) if obj.pk else []
-        return _thumbnail(slices[len(slices) // 2] if slices else None)
+        keys = [image for image in slices if image.is_key]
+        # What the viewer opens on: the first key image, else the middle of the stack.
+        return _thumbnail(keys[0] if keys else slices[len(slices) // 2] if slices else None)
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("slices")
@@ -156,6 +184,7 @@ class CaseAdmin(admin.ModelAdmin):
                     "findings",
                     "differential",
                     "diagnosis",
+                    "diagnosis_synonyms",
                     "diagnosis_by",
                     "treatment",
                     "discussion",
@@ -177,6 +206,12 @@ class CaseAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_figure_count=Count("figures"))
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        case = self.get_object(request, object_id)
+        if case is not None:
+            extra_context = {"preview_urls": case_preview_urls(case)} | (extra_context or {})
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def get_urls(self):
         spoilers = self.admin_site.admin_view(self.spoilers_view)
         bundle_import = self.admin_site.admin_view(bundle_import_view)
@@ -186,27 +221,15 @@ class CaseAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "diagnosis_synonyms":
+            # A few short lines, not the ten-row box of a long text.
+            kwargs["widget"] = forms.Textarea(attrs={"rows": 3, "cols": 60})
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)
-        warnings = spoiler_check(form.instance)
-        if warnings:
-            url = reverse("admin:cases_case_spoilers", args=[form.instance.pk])
-            self.message_user(
-                request,
-                format_html(
-                    "{} place(s) shown before the diagnosis step name the diagnosis "
-                    '(unknown mode masks them). <a href="{}">Review and redact</a>.',
-                    len(warnings),
-                    url,
-                ),
-                messages.WARNING,
-            )
-            for warning in warnings:
-                self.message_user(
-                    request,
-                    f"Spoiler in {warning.field}: “{warning.text}” names “{warning.phrase}”.",
-                    messages.WARNING,
-                )
+        spoiler_warn(self, request, form.instance)
 
     def spoilers_view(self, request, pk: int):
         """List what names the diagnosis before the diagnosis step; redact it in one click."""
@@ -357,9 +380,10 @@ class AnnotationInline(admin.TabularInline):
 class SliceInline(admin.TabularInline):
     model = Slice
     extra = 0
-    fields = ["thumbnail", "position", "kind", "width", "height", "slice_location"]
+    fields = ["thumbnail", "position", "is_key", "kind", "width", "height", "slice_location"]
     readonly_fields = ["thumbnail", "kind", "width", "height", "slice_location"]
     ordering = ["position", "id"]
+    verbose_name_plural = "slices (tick the key images: the viewer opens on the first)"
 
     @admin.display(description="Image")
     def thumbnail(self, obj: Slice) -> str:
@@ -370,14 +394,30 @@ class SliceInline(admin.TabularInline):
         return False
 
 
+class FolderInput(MultipleFileInput):
+    """A file input that picks a whole folder (its files arrive as a multiple upload)."""
+
+    def __init__(self) -> None:
+        super().__init__(attrs={"webkitdirectory": True, "directory": True})
+
+
 class FigureForm(forms.ModelForm):
     upload = MultipleFileField(
         label="Add images",
         required=False,
         help_text=(
-            "JPEG, PNG, TIFF or DICOM; select several files for a stack. They are added "
-            "after the existing images, in file-name order unless DICOM positions say otherwise."
+            "JPEG, PNG, TIFF or DICOM files, or a zip of them; select several for a stack. "
+            "They are added after the existing images, in DICOM position order (else in "
+            "file-name order). Modality, plane and technique are read from the DICOM header "
+            "when blank here."
         ),
+    )
+    folder = MultipleFileField(
+        label="Or a folder",
+        required=False,
+        widget=FolderInput(),
+        help_text="Every image in a folder (e.g. a CD's series); files that are not images "
+        "are skipped and listed.",
     )
 
     class Meta:
@@ -387,26 +427,24 @@ class FigureForm(forms.ModelForm):
             "modality", "plane", "technique", "window_width", "window_center",
         ]  # fmt: skip
 
-    def clean_upload(self) -> list[PreparedImage]:
+    def clean(self) -> dict:
         """Check and encode every file now, so a rejected upload keeps nothing at all."""
-        files = self.cleaned_data.get("upload") or []
-        prepared: list[PreparedImage] = []
-        errors: list[str] = []
-        replacements: dict[str, str] = {}  # one UID memory: a series keeps its shared UIDs
-        budget = IngestBudget()  # and one limit on the decoded size of the whole upload
-        for upload in sorted(files, key=lambda f: f.name):
-            try:
-                file_size_check(upload.name, upload.size)
-                prepared += images_prepare(
-                    name=upload.name, data=upload.read(), replacements=replacements, budget=budget
-                )
-            except ImageRejected as exc:
-                errors.append(str(exc))
-        if errors:
-            raise forms.ValidationError(errors)
-        if prepared and all(image.slice_location is not None for image in prepared):
-            prepared.sort(key=lambda image: image.slice_location)
-        return prepared
+        cleaned = super().clean()
+        try:
+            upload = upload_prepare(
+                files=cleaned.get("upload") or [], folder_files=cleaned.get("folder") or []
+            )
+        except UploadRefused as exc:
+            self.add_error("upload", exc.errors)
+            return cleaned
+        cleaned["prepared"] = upload
+        if upload.header is not None:
+            # The header describes the series where the author has not.
+            described = series_describe(upload.header)
+            for name in ("modality", "plane", "technique"):
+                if not cleaned.get(name):
+                    cleaned[name] = getattr(described, name)
+        return cleaned
 
 
 @admin.register(Figure)
@@ -420,7 +458,7 @@ class FigureAdmin(admin.ModelAdmin):
     # The drawing comes first: a long stack's image rows would push it out of sight.
     inlines = [AnnotationInline, SliceInline]
     fieldsets = [
-        (None, {"fields": ["case", ("number", "label"), "reveal_step", "upload"]}),
+        (None, {"fields": ["case", ("number", "label"), "reveal_step", "upload", "folder"]}),
         ("Captions", {"fields": ["caption", "unknown_caption", "alt_text"]}),
         (
             "Imaging",
@@ -430,22 +468,37 @@ class FigureAdmin(admin.ModelAdmin):
 
     @property
     def media(self):
-        return super().media + ADMIN_MEDIA + EDITOR_MEDIA
+        return (
+            super().media + ADMIN_MEDIA + EDITOR_MEDIA + forms.Media(js=["js/upload_progress.js"])
+        )
 
     def view_on_site(self, obj: Figure) -> str:
         return f"{obj.case.get_absolute_url()}#figure-{obj.number}"
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        response = super().changeform_view(request, object_id, form_url, extra_context)
+        if request.headers.get("X-Upload-Progress") and response.status_code == 302:
+            # The upload script sent the form: it follows the redirect itself, so the
+            # messages of this save are still there for the page it opens.
+            return JsonResponse({"location": response["Location"]})
+        return response
+
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)
-        images = form.cleaned_data.get("upload") or []
-        if not images:
-            return
         figure = form.instance
-        start = max((s.position for s in figure.slices.all()), default=-1) + 1
-        slices_store(figure=figure, images=images, start_position=start)
-        added = ngettext("%d image added.", "%d images added.", len(images)) % len(images)
-        removed = removed_summary(name for image in images for name in image.removed)
-        messages.success(request, f"{added} De-identification {removed}." if removed else added)
+        upload: PreparedUpload | None = form.cleaned_data.get("prepared")
+        if upload and upload.images:
+            start = max((s.position for s in figure.slices.all()), default=-1) + 1
+            slices_store(figure=figure, images=upload.images, start_position=start)
+            count = len(upload.images)
+            text = ngettext("%d image added.", "%d images added.", count) % count
+            if skipped := len(upload.skipped):
+                names = ", ".join(name for name, _ in upload.skipped[:5])
+                more = f" and {skipped - 5} more" if skipped > 5 else ""
+                text += f" Skipped {skipped} file(s) that are not images: {names}{more}."
+            removed = removed_summary(name for image in upload.images for name in image.removed)
+            messages.success(request, f"{text} De-identification {removed}." if removed else text)
+        spoiler_warn(self, request, figure.case, figure=figure)
 
 
 class TableRowInline(admin.StackedInline):

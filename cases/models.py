@@ -15,6 +15,7 @@ from .conference import models as conference_models  # noqa: F401
 from .discussion.models import Comment, Follow, ModerationAction, Report  # noqa: F401
 from .inbox.models import InboxInstance, InboxSeries, InboxStudy  # noqa: F401
 from .library.models import CaseDifficulty, Collection, CollectionItem, SearchDocument  # noqa: F401
+from .preview import sees_drafts
 
 
 def new_public_id() -> str:
@@ -73,8 +74,8 @@ class CaseQuerySet(models.QuerySet):
         return self.filter(status=Case.Status.PUBLISHED)
 
     def visible_to(self, user) -> CaseQuerySet:
-        """Drafts are for staff only."""
-        if user.is_authenticated and user.is_staff:
+        """Drafts are for staff only (and for staff previewing as a learner)."""
+        if sees_drafts(user):
             return self
         return self.published()
 
@@ -137,7 +138,11 @@ class Case(models.Model):
     diagnosis_synonyms = models.TextField(
         "other names for the diagnosis",
         blank=True,
-        help_text="One per line. Accepted as correct answers and checked for spoilers.",
+        help_text=(
+            "One per line, e.g. an eponym or an older name. Each counts as a right answer "
+            "when a learner's differential is scored, and is masked like the diagnosis in "
+            "everything shown before the diagnosis step (the spoiler check looks for them too)."
+        ),
     )
     diagnosis_by = models.TextField(
         "diagnosis by",
@@ -405,6 +410,11 @@ class Slice(models.Model):
     rescale_intercept = models.FloatField(default=0.0)
     inverted = models.BooleanField(default=False, help_text="MONOCHROME1: shown inverted.")
     slice_location = models.FloatField(null=True, blank=True)
+    is_key = models.BooleanField(
+        "key image",
+        default=False,
+        help_text="The viewer opens on the first key image; the figure lists them first.",
+    )
     sha256 = models.CharField(max_length=64, blank=True)
     # The DICOM geometry the header gives (None where it gives none, and for raster images):
     # what measurements in mm and the viewer's position and thickness read.

@@ -7,7 +7,7 @@ two), and the other names an author lists. Matching ignores case, punctuation an
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .models import Case, RevealStep
 
@@ -27,6 +27,7 @@ class SpoilerWarning:
     field: str  # "history", "figure 3 unknown caption", ...
     text: str  # the sentence or snippet that holds the phrase
     phrase: str
+    obj: object = field(default=None, compare=False, repr=False)  # what holds the text
 
 
 def diagnosis_phrases(case: Case) -> list[str]:
@@ -94,11 +95,12 @@ def spoiler_check(case: Case) -> list[SpoilerWarning]:
     """Every place where text shown before the diagnosis step names the diagnosis."""
     patterns = spoiler_patterns(case)
     warnings = []
-    for label, text, _, _ in early_texts(case):
+    for label, text, obj, _ in early_texts(case):
         for phrase, pattern in patterns:
             match = pattern.search(text)
             if match:
-                warnings.append(SpoilerWarning(label, _snippet(text, *match.span()), phrase))
+                snippet = _snippet(text, *match.span())
+                warnings.append(SpoilerWarning(label, snippet, phrase, obj))
                 break
     return warnings
 

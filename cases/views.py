@@ -14,6 +14,7 @@ from .imaging.viewstate import ViewState
 from .library.search import Mode
 from .library.views import library_page
 from .models import Case, Figure, TableRow, Tag
+from .preview import case_preview_urls
 
 
 def _cases_for_user(request: HttpRequest) -> QuerySet[Case]:
@@ -85,8 +86,7 @@ def article(request: HttpRequest, slug: str) -> HttpResponse:
         {"figure": figure, "view": ViewState.for_figure(figure)} for figure in case.figures.all()
     ]
     affiliations = {str(a.number): a for a in case.affiliations.all()}
-    return render(
-        request,
-        "cases/article.html",
-        {"case": case, "figures": figures, "affiliations": affiliations},
-    )
+    context = {"case": case, "figures": figures, "affiliations": affiliations}
+    if request.user.is_authenticated and request.user.is_staff:
+        context["preview_urls"] = case_preview_urls(case)
+    return render(request, "cases/article.html", context)

@@ -49,7 +49,7 @@ def test_import_demo_zip_adds_a_28_slice_figure(case, media_root):
     figure = case.figures.get(number=2)
     assert figure.caption == "Axial head CT"
     assert (figure.modality, figure.plane) == (Figure.Modality.CT, "Axial")
-    assert figure.technique == "GE HiSpeed Dual, 120 kV, 4 mm"
+    assert figure.technique == "GE HiSpeed Dual, 120 kV, 360 mAs, 4 mm"
     assert (figure.window_width, figure.window_center) == (100, 35)
     assert figure.alt_text == "CT, Axial"
     slices = list(figure.slices.all())
@@ -86,7 +86,7 @@ def test_figure_option_replaces_the_slices_and_deletes_old_files_after_commit(
     figure = case.figures.get()
     assert figure.pk == first.figure.pk and figure.caption == "Keep me"
     assert (figure.window_width, figure.window_center) == (80, 40)  # the author's window stays
-    assert figure.technique == "GE HiSpeed Dual, 120 kV, 4 mm"
+    assert figure.technique == "GE HiSpeed Dual, 120 kV, 360 mAs, 4 mm"
     new_files = {s.image.name for s in figure.slices.all()}
     assert len(new_files) == 2
     assert media_files(media_root) == new_files

@@ -35,7 +35,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import pydicom
@@ -980,15 +980,27 @@ def _folder_files(folder: Path, skipped: list[tuple[str, str]]) -> Iterator[tupl
 
 
 def _zip_files(path: Path, skipped: list[tuple[str, str]]) -> Iterator[tuple[str, bytes]]:
-    """Members read into memory with a size cap; nothing is ever extracted to disk by name."""
+    yield from zip_members_read(path, label=path.name, skipped=skipped)
+
+
+def zip_members_read(
+    source: Path | BinaryIO, *, label: str, skipped: list[tuple[str, str]]
+) -> Iterator[tuple[str, bytes]]:
+    """A zip's files as (name, bytes), with the bomb limits; nothing is extracted to disk.
+
+    Members are read into memory with a size cap (one file, and all of them together) and
+    at most ``SOURCE_MAX_FILES`` of them; oversized or unreadable members are listed in
+    ``skipped``, hidden files and macOS resource forks left out. ``label`` names the zip in
+    messages. Raises ``DicomSourceError`` for an unreadable zip or one over the limits.
+    """
     try:
-        archive = zipfile.ZipFile(path)
+        archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise DicomSourceError(f"{path.name}: not a readable zip file ({exc})") from exc
+        raise DicomSourceError(f"{label}: not a readable zip file ({exc})") from exc
     with archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
         if len(members) > SOURCE_MAX_FILES:
-            raise DicomSourceError(f"{path.name}: more than {SOURCE_MAX_FILES} files")
+            raise DicomSourceError(f"{label}: more than {SOURCE_MAX_FILES} files")
         total = 0
         for member in members:
             name = member.filename
@@ -1001,10 +1013,32 @@ def _zip_files(path: Path, skipped: list[tuple[str, str]]) -> Iterator[tuple[str
             total += len(data)
             if total > SOURCE_MAX_TOTAL_BYTES:
                 raise DicomSourceError(
-                    f"{path.name}: more than {SOURCE_MAX_TOTAL_BYTES // (1024 * 1024)} MB "
-                    "uncompressed"
+                    f"{label}: more than {SOURCE_MAX_TOTAL_BYTES // (1024 * 1024)} MB uncompressed"
                 )
             yield name, data
+
+
+def is_zip(head: bytes) -> bool:
+    """Whether a file starting with ``head`` (its first 132 bytes) is a zip archive.
+
+    By the first local header, not by ``zipfile.is_zipfile`` (which finds a zip appended to
+    a JPEG, a polyglot that must be read as the JPEG it starts as); a DICOM whose preamble
+    starts like a zip is a DICOM.
+    """
+    return head[:4] == b"PK\x03\x04" and not _looks_like_dicom(head)
+
+
+def dicom_header_read(name: str, data: bytes) -> Dataset:
+    """The header of a DICOM file as it is (not de-identified), without the pixel data.
+
+    For describing a series (its technique line), never for storing: what is stored goes
+    through ``images_prepare``.
+    """
+    _deflated_check(name, data)
+    try:
+        return pydicom.dcmread(io.BytesIO(data), force=True, stop_before_pixels=True)
+    except Exception as exc:  # pydicom raises many types on arbitrary bytes
+        raise ImageRejected(name, f"unreadable DICOM ({exc})") from exc
 
 
 def _zip_member_read(

@@ -26,6 +26,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from cases.http import HtmxHttpRequest, client_etags, render_page
 from cases.models import Case, Figure, Slice
+from cases.preview import sees_drafts
 
 from .measure import value_at
 from .params import FORMATS, RenderParams, query_float
@@ -83,7 +84,7 @@ def _slice_read(token: str, **filters) -> Slice | None:
 
 def _case_visible(request: HttpRequest, case: Case) -> bool:
     # Drafts are for staff only; an anonymous request without a session costs no query here.
-    return case.is_published or (request.user.is_authenticated and request.user.is_staff)
+    return case.is_published or sees_drafts(request.user)
 
 
 def viewer_context(

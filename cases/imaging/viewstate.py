@@ -71,6 +71,7 @@ VIEWER_SIZE = 1024  # longest side of the viewer's image
 # JPEG at quality 90: far fewer bytes than a PNG and quicker to encode, so scrolling and
 # dragging a window keep up; the PNG stays one URL away.
 VIEWER_FORMAT = "jpeg"
+KEY_THUMBNAIL_SIZE = 256  # the smallest rendering offered (RENDER_SIZES)
 ZOOM_STEPS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 PAN_STEP = 0.25  # of the visible width or height
 
@@ -136,9 +137,11 @@ class ViewState:
         alt_text: str | None = None,
         annotations_allowed: bool = True,
     ) -> ViewState:
-        """The view an author chose: the middle of a stack, the figure's (or DICOM's) window."""
+        """The view an author chose: the first key image (else the middle of a stack), at the
+        figure's (or DICOM's) window."""
         slices = list(figure.slices.all())
-        index = len(slices) // 2 if len(slices) > 1 else 0
+        keys = [i for i, image in enumerate(slices) if image.is_key]
+        index = keys[0] if keys else len(slices) // 2 if len(slices) > 1 else 0
         width, center = _default_window(figure, slices)
         return cls(
             figure=figure,
@@ -216,6 +219,32 @@ class ViewState:
     def number(self) -> int:
         """The 1-based slice number shown to people."""
         return self.index + 1
+
+    @cached_property
+    def key_images(self) -> list[dict]:
+        """The stack's key images, in stack order: the strip that heads the viewer.
+
+        The stack itself keeps its anatomical order (scrolling must stay continuous); key
+        images come first by opening the viewer on the first of them and by this strip.
+        """
+        if not self.is_stack:
+            return []
+        return [
+            {
+                "number": index + 1,
+                "url": self.slice_url(index),
+                "thumbnail": RenderParams(
+                    image.token,
+                    window_width=self.window_width,
+                    window_center=self.window_center,
+                    size=KEY_THUMBNAIL_SIZE,
+                    fmt=VIEWER_FORMAT,
+                ).url(),
+                "current": index == self.index,
+            }
+            for index, image in enumerate(self.slices)
+            if image.is_key
+        ]
 
     # --- window --------------------------------------------------------------------------
 

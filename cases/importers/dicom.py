@@ -144,7 +144,9 @@ def series_describe(ds: Dataset) -> SeriesDescription:
 
 
 def technique_describe(ds: Dataset) -> str:
-    """E.g. "GE HiSpeed Dual, 120 kV, 4 mm" (equipment, never the patient or the place)."""
+    """E.g. "GE HiSpeed Dual, 120 kV, 360 mAs, 4 mm" (equipment and settings, never the
+    patient or the place); MR adds the field strength and the sequence name, and any
+    series its contrast agent."""
     parts: list[str] = []
     scanner = _scanner_name(ds)
     if scanner:
@@ -152,13 +154,55 @@ def technique_describe(ds: Dataset) -> str:
     kvp = dicom_number(ds.get("KVP"))
     if kvp:
         parts.append(f"{kvp:g} kV")
+    mas = _exposure_mas(ds)
+    if mas:
+        parts.append(f"{mas:g} mAs")
     field_strength = dicom_number(ds.get("MagneticFieldStrength"))
     if field_strength:
         parts.append(f"{field_strength:g} T")
+    sequence = _descriptor(ds.get("SequenceName"))
+    if sequence:
+        parts.append(f"sequence {sequence}")
     thickness = dicom_number(ds.get("SliceThickness"))
     if thickness:
         parts.append(f"{thickness:g} mm")
+    agent = _descriptor(ds.get("ContrastBolusAgent"))
+    if agent:
+        parts.append(f"contrast {agent}")
     return ", ".join(parts)[:300]
+
+
+# A drug or sequence name: a few words of letters, digits and the punctuation such names use.
+_DESCRIPTOR = re.compile(r"[\w*+%/.()\- ]{1,40}")
+
+
+def _descriptor(value) -> str:
+    """A short free-text header value (sequence name, contrast agent), or "".
+
+    These are free text, which de-identification empties: only a short name-like value is
+    kept (a sentence, a date or anything with a person's name in it is not).
+    """
+    text = " ".join(str(value or "").split())
+    if not text or not _DESCRIPTOR.fullmatch(text) or len(text.split()) > 3:
+        return ""
+    if re.search(r"\d{6,}", text) or "^" in text:
+        return ""  # dates, identifiers and DICOM person names
+    return text
+
+
+def _exposure_mas(ds: Dataset) -> float | None:
+    """The exposure in mAs: Exposure, else ExposureInuAs, else tube current × time."""
+    mas = dicom_number(ds.get("Exposure"))
+    if mas:
+        return round(mas, 1)
+    micro = dicom_number(ds.get("ExposureInuAs"))
+    if micro:
+        return round(micro / 1000, 1)
+    current = dicom_number(ds.get("XRayTubeCurrent"))
+    time_ms = dicom_number(ds.get("ExposureTime"))
+    if current and time_ms:
+        return round(current * time_ms / 1000, 1)
+    return None
 
 
 def _scanner_name(ds: Dataset) -> str:

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from cases.models import Case
+from cases.preview import sees_drafts
 
 from .citations import case_bibtex, case_ris, references_ris
 from .facets import SORTS, LibraryFilters, filters_apply, library_counts
@@ -61,7 +62,8 @@ def library_page(
     region alone.
     """
     filters = LibraryFilters.from_query(request.GET, mode=mode)
-    staff = request.user.is_authenticated and request.user.is_staff
+    # Drafts counted (in the counts kept for staff) wherever drafts are listed: a preview too.
+    staff = sees_drafts(request.user)
     audience = "staff" if staff else "public"
     total, facets = library_counts(cases, filters, mode=mode, audience=audience)
     # Pages counted from the cached total: the results are read a page at a time.

@@ -23,6 +23,7 @@ from ..imaging.views import viewer_context
 from ..library.search import Mode
 from ..library.views import library_page
 from ..models import Attempt, Case, Figure, RevealStep, Table, TableRow, Tag
+from ..preview import is_previewing
 from ..scoring import differential_score
 from .reveal import case_steps, step_reveal
 
@@ -31,6 +32,16 @@ SESSION_KEY = "unknown"
 
 def _is_staff(request: HttpRequest) -> bool:
     return request.user.is_authenticated and request.user.is_staff
+
+
+def _may_open_any_step(request: HttpRequest) -> bool:
+    """Staff, and staff previewing as a learner, open the steps in any order."""
+    return _is_staff(request) or is_previewing(request)
+
+
+def _session_key(request: HttpRequest) -> str:
+    # A preview's progress is kept apart: it is not the staff member's own as a learner.
+    return f"{SESSION_KEY}-preview" if is_previewing(request) else SESSION_KEY
 
 
 def _unknown_cases_for_user(request: HttpRequest) -> QuerySet[Case]:
@@ -72,13 +83,13 @@ class Progress:
 
     @classmethod
     def load(cls, request: HttpRequest, case: Case) -> Progress:
-        data = request.session.get(SESSION_KEY, {}).get(case.public_id, {})
+        data = request.session.get(_session_key(request), {}).get(case.public_id, {})
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
     def save(self, request: HttpRequest, case: Case) -> None:
-        store = request.session.get(SESSION_KEY, {})
+        store = request.session.get(_session_key(request), {})
         store[case.public_id] = self.__dict__.copy()
-        request.session[SESSION_KEY] = store
+        request.session[_session_key(request)] = store
 
 
 def _step_url(case: Case, step: int) -> str:
@@ -207,7 +218,7 @@ def unknown_library(request: HttpRequest) -> HttpResponse:
         mode=Mode.UNKNOWN,
         template="cases/unknown/library.html",
         cards=_unknown_cards,
-        extra={"progress": request.session.get(SESSION_KEY, {})},
+        extra={"progress": request.session.get(_session_key(request), {})},
     )
 
 
@@ -222,7 +233,7 @@ def unknown_step(request: HtmxHttpRequest, public_id: str, step: int = 1) -> Htt
         return redirect(_step_url(case, later[0] if later else steps[-1]))
     progress = Progress.load(request, case)
     allowed = _allowed_step(steps, progress)
-    if step > allowed and not _is_staff(request):
+    if step > allowed and not _may_open_any_step(request):
         target = _step_url(case, allowed)
         if request.htmx:
             return HttpResponseClientRedirect(target)
@@ -241,7 +252,7 @@ def unknown_differential(request: HtmxHttpRequest, public_id: str) -> HttpRespon
     steps = case_steps(case)
     progress = Progress.load(request, case)
     step = int(RevealStep.DIFFERENTIAL)
-    if progress.reached < step and not _is_staff(request):
+    if progress.reached < step and not _may_open_any_step(request):
         return redirect(_step_url(case, _allowed_step(steps, progress)))
     form = DifferentialForm(request.POST)
     if not form.is_valid():
