@@ -35,7 +35,10 @@ _NUMERIC_KEYS: dict[str, tuple[float, float, bool]] = {
 }
 _FLAG_KEYS = ("invert", "ann")
 _CENTER_KEY = "center"  # "x,y" as one value, if the viewer prefers it to cx/cy
-_KEY_ORDER = (*_NUMERIC_KEYS, _CENTER_KEY, *_FLAG_KEYS)
+# Measurements ("line:1,2,3,4;point:5,6"), checked in full by the viewer that opens them.
+_MEASURE_KEY = "m"
+_MEASUREMENTS = re.compile(r"[a-z]+:[-0-9.,]+(?:;[a-z]+:[-0-9.,]+)*")
+_KEY_ORDER = (*_NUMERIC_KEYS, _CENTER_KEY, *_FLAG_KEYS, _MEASURE_KEY)
 
 _FIGURE_PATH = re.compile(r"^/cases/(?P<slug>[-\w]+)/figures/(?P<number>\d{1,4})/$")
 _ANCHOR = re.compile(r'<a href="(?P<href>[^"]*)"[^>]*>(?P<text>.*?)</a>', re.DOTALL)
@@ -74,6 +77,10 @@ def view_query_clean(query: str) -> str:
             if value not in {"0", "1"}:
                 raise ViewLinkError(f"{key} must be 0 or 1")
             values[key] = value
+        elif key == _MEASURE_KEY:
+            if not _MEASUREMENTS.fullmatch(value):
+                raise ViewLinkError("m must be measurements such as line:10,20,30,40")
+            values[key] = value
         elif key == _CENTER_KEY:
             parts = value.split(",")
             if len(parts) != 2:
@@ -81,7 +88,7 @@ def view_query_clean(query: str) -> str:
             values[key] = ",".join(_number("cx", part) for part in parts)
         else:
             raise ViewLinkError(f"unknown setting {key!r}")
-    return urlencode([(key, values[key]) for key in _KEY_ORDER if key in values], safe=",")
+    return urlencode([(key, values[key]) for key in _KEY_ORDER if key in values], safe=",:;")
 
 
 @dataclass(frozen=True)

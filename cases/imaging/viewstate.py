@@ -8,8 +8,16 @@ The figure page's query parameters are a public interface, because people share 
     cx, cy  the centre of the magnified view, as fractions of the image's width and height
     invert  1 shows the image inverted
     ann     0 hides the author's annotations (where they may be shown at all)
+    m       measurements on the shown slice, ``kind:numbers`` separated by ";" (point:x,y,
+            line:x1,y1,x2,y2, angle:x1,y1,x2,y2,x3,y3, ellipse:cx,cy,rx,ry in the stored
+            image's pixels); kept as given when well formed, dropped otherwise
     at      a click on the image ("?x,y" from an ``ismap`` image, or "x,y") in output pixels:
             magnify one step around that point; never part of a canonical URL
+    size    the longest side the page will show the image at, in device pixels: one of
+            ``RENDER_SIZES``, or 0 for the stored pixels (1:1); the viewer's script sends it
+            with every request. It belongs to the screen, not the view, so it is never part
+            of a canonical URL either; without it the image offers every size (``srcset``)
+            and the browser picks.
 
 Values out of range are clamped and unreadable ones fall back to the default view, so an
 old or hand-edited link always opens something sensible.
@@ -18,6 +26,7 @@ old or hand-edited link always opens something sensible.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -27,7 +36,14 @@ from django.urls import reverse
 
 from cases.models import Figure, Slice
 
-from .params import ZOOM_MAX, RenderParams, query_float, window_param, zoom_normalise
+from .params import (
+    RENDER_SIZES,
+    ZOOM_MAX,
+    RenderParams,
+    query_float,
+    window_param,
+    zoom_normalise,
+)
 from .render import annotations_digest, annotations_for_slice, output_size, slice_pixels
 
 # (label, width, centre); the figure's own (and the DICOM header's) window come first.
@@ -52,6 +68,12 @@ VIEWER_SIZE = 1024  # longest side of the viewer's image
 VIEWER_FORMAT = "jpeg"
 ZOOM_STEPS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 PAN_STEP = 0.25  # of the visible width or height
+_NUMBER = r"-?\d+(?:\.\d+)?"
+_MEASUREMENT = re.compile(
+    rf"(?:point:{_NUMBER},{_NUMBER}|line:{_NUMBER}(?:,{_NUMBER}){{3}}"
+    rf"|angle:{_NUMBER}(?:,{_NUMBER}){{5}}|ellipse:{_NUMBER}(?:,{_NUMBER}){{3}})"
+)
+MEASUREMENTS_MAX = 20
 
 
 def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
@@ -102,6 +124,8 @@ class ViewState:
     cx: float = 0.5
     cy: float = 0.5
     annotations: bool = True  # the viewer's on/off toggle
+    size: int | None = None  # what the page asked for (see the module's docstring)
+    measurements: str = ""  # ``m``, well formed
 
     @classmethod
     def for_figure(
@@ -166,6 +190,8 @@ class ViewState:
             cx=cx,
             cy=cy,
             annotations=query.get("ann") != "0",
+            size=_size_param(query),
+            measurements=_measurements_param(query),
         )
         click = click_param(query)
         return state.magnified_at(*click) if click is not None else state
@@ -331,6 +357,8 @@ class ViewState:
             params["invert"] = 1
         if self.has_annotations and not state.annotations:
             params["ann"] = 0
+        if state.measurements:
+            params["m"] = state.measurements
         return params
 
     def query(self, **changes) -> str:
@@ -395,13 +423,37 @@ class ViewState:
     # --- the image -----------------------------------------------------------------------
 
     @property
-    def display_size(self) -> tuple[int, int]:
+    def source_size(self) -> tuple[int, int]:
+        """The current slice's stored pixels (width, height)."""
         current = self.slice
-        if current is None:
-            return 0, 0
-        return output_size(current.width, current.height, VIEWER_SIZE)
+        return (current.width, current.height) if current is not None else (0, 0)
 
-    def render_params(self, *, size: int | None = VIEWER_SIZE, index: int) -> RenderParams:
+    @property
+    def render_size(self) -> int | None:
+        """The ``size`` of the image URLs: the page's, else the stored pixels up to a limit."""
+        if self.size is not None:
+            return self.size or None
+        return VIEWER_SIZE if max(self.source_size) > VIEWER_SIZE else None
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        return output_size(*self.source_size, self.render_size) if self.slice else (0, 0)
+
+    @property
+    def srcset(self) -> str:
+        """Every size step of the image, for the browser to pick before any script runs.
+
+        Empty once the page has said which size it shows (then ``image_url`` is that one).
+        """
+        if self.size is not None or not self.slice:
+            return ""
+        return ", ".join(
+            f"{self.image_url(size=step)} {output_size(*self.source_size, step)[0]}w"
+            for step in RENDER_SIZES
+            if step >= 512
+        )
+
+    def render_params(self, *, size: int | None, index: int) -> RenderParams:
         """The rendering of the ``index``-th slice in this view."""
         current = self.slices[index]
         digest = ""
@@ -421,17 +473,34 @@ class ViewState:
             fmt=VIEWER_FORMAT,
         )
 
-    def image_url(self, *, size: int | None = VIEWER_SIZE, index: int | None = None) -> str:
-        """The rendered image of the current (or the ``index``-th) slice in this view."""
+    def image_url(self, *, size: int | None = -1, index: int | None = None) -> str:
+        """The rendered image of the current (or the ``index``-th) slice in this view.
+
+        ``size`` -1 is ``render_size``.
+        """
         if not self.slices:
             return ""
+        size = self.render_size if size == -1 else size
         return self.render_params(size=size, index=self.index if index is None else index).url()
 
     @property
-    def preload_urls(self) -> list[str]:
-        """Images of the neighbouring slices in this view, for the browser to fetch ahead."""
-        indexes = (self.index + 1, self.index - 1, self.index + 2, self.index - 2)
-        return [self.image_url(index=i) for i in indexes if 0 <= i < self.count]
+    def stack_urls(self) -> list[str]:
+        """Every slice's image in this view, for the browser to hold and flip through."""
+        return [self.image_url(index=i) for i in range(self.count)] if self.is_stack else []
+
+
+def _measurements_param(query: Mapping[str, str]) -> str:
+    """``m`` if every item in it is well formed (and there are not too many), else ""."""
+    items = [item for item in query.get("m", "").split(";") if item]
+    if len(items) > MEASUREMENTS_MAX or not all(_MEASUREMENT.fullmatch(i) for i in items):
+        return ""
+    return ";".join(items)
+
+
+def _size_param(query: Mapping[str, str]) -> int | None:
+    """The page's ``size``: a step of ``RENDER_SIZES``, 0 (stored pixels) or None (unsaid)."""
+    size = _int_param(query, "size", -1)
+    return size if size == 0 or size in RENDER_SIZES else None
 
 
 def _default_window(figure: Figure, slices: list[Slice]) -> tuple[float | None, float | None]:
