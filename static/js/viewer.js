@@ -131,10 +131,10 @@
     if (size === null) return;
     st.size = size;
     const wanted = withSize(image.getAttribute("src"), size);
-    const longest = Math.max(image.naturalWidth, image.naturalHeight);
-    const expected = size || Math.max(Number(stage.dataset.width), Number(stage.dataset.height));
-    // The browser may already have picked that size from srcset: keep it.
-    if (!(image.complete && longest === expected)) {
+    // The browser may already have picked that size from srcset: keep it. (Its naturalWidth
+    // is then scaled by srcset's `sizes`, so the URL says which rendering it is.)
+    const current = new URL(image.currentSrc || image.src, location.href).searchParams.get("size");
+    if (!(image.complete && current === (size ? String(size) : null))) {
       if (!image.complete && image.srcset && !image.dataset.fitted) {
         image.dataset.fitted = "1";
         image.addEventListener("load", () => fit(viewer), { once: true });
