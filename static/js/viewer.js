@@ -784,6 +784,20 @@
     if (!viewer || !stageOf(viewer)) return;
     const st = state(viewer);
     if (st.size !== null) event.detail.parameters.size = st.size;
+    // The controls may be a few steps behind the picture: a change they ask for (a preset,
+    // invert) is for the slice shown, and it brings that slice's controls, so the pending
+    // catch-up request is not needed.
+    const behind = Number(stageOf(viewer).dataset.slice);
+    if (!st.shown || st.shown === behind) return;
+    const url = new URL(event.detail.path, location.href);
+    if (url.searchParams.get("slice") === String(behind)) {
+      url.searchParams.set("slice", st.shown);
+      event.detail.path = url.pathname + url.search;
+    }
+    const params = event.detail.parameters;
+    if (String(params.slice) === String(behind)) params.slice = st.shown;
+    const asked = params.slice !== undefined && params.slice !== null ? params.slice : url.searchParams.get("slice");
+    if (String(asked) === String(st.shown)) clearTimeout(st.fetchTimer);
   });
 
   document.addEventListener("htmx:beforeSwap", (event) => {
