@@ -162,15 +162,22 @@
     st.stack = stack;
     const pump = () => {
       while (st.stack === stack && busy < STACK_PARALLEL && waiting.size) {
+        // Nearest first, and ahead of the reader before behind them.
         const here = shown(viewer) - 1;
+        const dir = st.direction || 1;
+        const cost = (i) => ((i - here) * dir >= 0 ? (i - here) * dir : 2 * Math.abs(i - here) + 1);
         let best = null;
-        for (const i of waiting) if (best === null || Math.abs(i - here) < Math.abs(best - here)) best = i;
+        for (const i of waiting) if (best === null || cost(i) < cost(best)) best = i;
         waiting.delete(best);
         const picture = new Image();
         stack.images[best] = picture; // held, so the decoded picture stays in memory
         busy += 1;
         picture.src = urls[best];
-        picture.decode().then(() => { stack.ready[best] = true; }, () => {}).finally(() => {
+        picture.decode().then(() => {
+          stack.ready[best] = true;
+          // The reader is waiting on this very slice: show it now.
+          if (st.stack === stack && shown(viewer) === best + 1) imageOf(viewer).src = urls[best];
+        }, () => {}).finally(() => {
           busy -= 1;
           pump();
         });
@@ -186,11 +193,14 @@
     if (total < 2) return false;
     number = Math.min(Math.max(number, 1), total);
     if (number === shown(viewer)) return true;
+    st.direction = Math.sign(number - shown(viewer));
     st.shown = number;
     if (!st.stack) fit(viewer);
     const url = st.stack && st.stack.urls[number - 1];
     const image = imageOf(viewer);
-    if (url && image) {
+    // A slice still on its way is shown when it arrives (if it is still wanted); until then
+    // the last one stays, rather than a blank picture.
+    if (url && image && st.stack.ready[number - 1]) {
       image.removeAttribute("srcset");
       image.src = url;
     }
