@@ -102,7 +102,7 @@ clean:
 
 # Library speed at 100 and 10,000 cases (figures printed, not a timed test), on SQLite and
 # on PostgreSQL (BENCH_POSTGRES_URL; the bench creates and drops its own scratch database).
-.PHONY: bench-library bench-viewer bench-conference bench-ingest bench-measure deid-table
+.PHONY: bench-library bench-viewer bench-viewer-browser bench-conference bench-ingest bench-measure deid-table
 bench: bench-viewer bench-measure bench-conference bench-library bench-ingest bench-load
 
 # Viewer renders through gunicorn against whitenoise's static ceiling (and Orthanc when the
@@ -114,6 +114,11 @@ bench-viewer: install
 # a request per pointer pause against the slice's values shipped once (figures printed).
 bench-measure: install
 	$(BIN)/python bench/measure.py
+
+# The viewer in Chromium at 1440x900: first slice, a step with the stack held, bursts of key
+# steps at 60/s, a preset change, window-drag renders per second (figures printed).
+bench-viewer-browser: install-dev chromium
+	$(BIN)/python bench/viewer_browser.py
 
 # 300 audience members polling a live conference for 60 s, on the database, then on Redis.
 bench-conference: install

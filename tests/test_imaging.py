@@ -484,7 +484,7 @@ def test_grey8_is_shown_as_stored_unless_a_window_is_asked_for(figure):
     assert np.array_equal(shown(invert=True), 255 - gradient())
 
 
-def test_max_size_downsizes_keeping_the_aspect_ratio(figure):
+def test_size_sets_the_longest_side_keeping_the_aspect_ratio(figure):
     square = slice_create_from_bytes(
         figure=figure, name="14.dcm", data=ct_zip_member("14.dcm"), position=0
     )
@@ -499,7 +499,7 @@ def test_max_size_downsizes_keeping_the_aspect_ratio(figure):
 
     assert size(square, 256) == (256, 256)
     assert size(wide, 256) == (256, 159)
-    assert size(wide, 1024) == (484, 300)
+    assert size(wide, 1024) == (1024, 635)  # upscaled: size is the longest side shown
 
 
 def test_render_caches_the_decoded_array_and_the_png(figure):

@@ -282,9 +282,9 @@ def test_a_comment_view_chip_keeps_the_measurements(ct):
 
 def test_measurements_are_drawn_on_the_rendered_image(ct):
     image = ct.slices.all()[1]
-    plain = RenderParams(image.token, window_width=80, window_center=40, size=1024)
+    plain = RenderParams(image.token, window_width=80, window_center=40, size=512)
     measured = RenderParams(
-        image.token, window_width=80, window_center=40, size=1024,
+        image.token, window_width=80, window_center=40, size=512,
         measurements="line:100,400,400,400;ellipse:256,200,40,30;angle:100,300,200,250,300,300;point:400,100",
     )  # fmt: skip
     assert plain.key() != measured.key()

@@ -52,7 +52,7 @@ def heatmap_render(
         window_width=width,
         window_center=center,
         invert=view.get("invert") == "1",
-        size=max_size,
+        size=max_size if max(image.width, image.height) > max_size else None,
     )
     base = slice_render(image, params)
     picture = Image.open(io.BytesIO(base)).convert("RGB")

@@ -9,7 +9,8 @@ rest, so the URL names the rendering completely and can be cached forever:
     zoom        magnification, 1 to ``ZOOM_MAX``
     cx, cy      the centre of the magnified box, as fractions of the image's width and height
     ann         the digest of the annotations drawn (``render.annotations_digest``)
-    size        the longest side of the output, one of ``RENDER_SIZES``
+    size        the longest side of the output, one of ``RENDER_SIZES`` (smaller sources are
+                upscaled to it, larger ones reduced); none is the stored size
     m           measurements drawn with their values (``cases.imaging.measure``), on this
                 slice (no ``@slice`` tags)
 
@@ -30,9 +31,11 @@ from django.urls import reverse
 from .measure import MeasurementError, measurements_format, measurements_parse
 
 # Bump when the rendering changes, so cached images (and browser ETags) are not reused.
-RENDER_VERSION = 3
+RENDER_VERSION = 4
 ZOOM_MAX = 8.0
-RENDER_SIZES = (256, 512, 1024, 2048)
+# A few steps, so that the sizes pages ask for (their box in device pixels, rounded up to a
+# step) keep hitting the render store.
+RENDER_SIZES = (256, 512, 768, 1024, 1536, 2048)
 WINDOW_LIMIT = 100_000.0
 FORMATS = {"png": "image/png", "jpeg": "image/jpeg"}
 _URL_NAMES = {"png": "cases:slice_image", "jpeg": "cases:slice_image_jpeg"}

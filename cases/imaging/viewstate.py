@@ -15,6 +15,11 @@ The figure page's query parameters are a public interface, because people share 
             link keeps them all, as a PACS keeps a measurement on its image while the reader
             scrolls away and back: the displayed slice's are drawn, listed and untagged.
             Unreadable ones (or more than 20) are a 400 (``MeasurementError``).
+    size    the longest side the page will show the image at, in device pixels: one of
+            ``RENDER_SIZES``, or 0 for the stored pixels (1:1); the viewer's script sends it
+            with every request. It belongs to the screen, not the view, so it is never part
+            of a canonical URL either; without it the image offers every size (``srcset``)
+            and the browser picks.
 
 Values out of range are clamped and unreadable ones fall back to the default view, so an
 old or hand-edited link always opens something sensible (measurements excepted: a link that
@@ -43,6 +48,7 @@ from .measure import (
 )
 from .params import (
     MEASUREMENT_SAFE,
+    RENDER_SIZES,
     ZOOM_MAX,
     RenderParams,
     query_float,
@@ -124,6 +130,7 @@ class ViewState:
     cx: float = 0.5
     cy: float = 0.5
     annotations: bool = True  # the viewer's on/off toggle
+    size: int | None = None  # what the page asked for (see the module's docstring)
     # Every measurement of the view, each with its (1-based) slice number filled in.
     measurements: tuple[Measurement, ...] = ()
 
@@ -192,6 +199,7 @@ class ViewState:
             cx=cx,
             cy=cy,
             annotations=query.get("ann") != "0",
+            size=_size_param(query),
         )
         state = replace(state, measurements=state._measurements_read(query.get("m", "")))
         click = click_param(query)
@@ -543,13 +551,37 @@ class ViewState:
     # --- the image -----------------------------------------------------------------------
 
     @property
-    def display_size(self) -> tuple[int, int]:
+    def source_size(self) -> tuple[int, int]:
+        """The current slice's stored pixels (width, height)."""
         current = self.slice
-        if current is None:
-            return 0, 0
-        return output_size(current.width, current.height, VIEWER_SIZE)
+        return (current.width, current.height) if current is not None else (0, 0)
 
-    def render_params(self, *, size: int | None = VIEWER_SIZE, index: int) -> RenderParams:
+    @property
+    def render_size(self) -> int | None:
+        """The ``size`` of the image URLs: the page's, else the stored pixels up to a limit."""
+        if self.size is not None:
+            return self.size or None
+        return VIEWER_SIZE if max(self.source_size) > VIEWER_SIZE else None
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        return output_size(*self.source_size, self.render_size) if self.slice else (0, 0)
+
+    @property
+    def srcset(self) -> str:
+        """Every size step of the image, for the browser to pick before any script runs.
+
+        Empty once the page has said which size it shows (then ``image_url`` is that one).
+        """
+        if self.size is not None or not self.slice:
+            return ""
+        return ", ".join(
+            f"{self.image_url(size=step)} {output_size(*self.source_size, step)[0]}w"
+            for step in RENDER_SIZES
+            if step >= 512
+        )
+
+    def render_params(self, *, size: int | None, index: int) -> RenderParams:
         """The rendering of the ``index``-th slice in this view."""
         current = self.slices[index]
         digest = ""
@@ -570,17 +602,26 @@ class ViewState:
             measurements=measurements_format(self.measurements_on(index), tagged=False),
         )
 
-    def image_url(self, *, size: int | None = VIEWER_SIZE, index: int | None = None) -> str:
-        """The rendered image of the current (or the ``index``-th) slice in this view."""
+    def image_url(self, *, size: int | None = -1, index: int | None = None) -> str:
+        """The rendered image of the current (or the ``index``-th) slice in this view.
+
+        ``size`` -1 is ``render_size``.
+        """
         if not self.slices:
             return ""
+        size = self.render_size if size == -1 else size
         return self.render_params(size=size, index=self.index if index is None else index).url()
 
     @property
-    def preload_urls(self) -> list[str]:
-        """Images of the neighbouring slices in this view, for the browser to fetch ahead."""
-        indexes = (self.index + 1, self.index - 1, self.index + 2, self.index - 2)
-        return [self.image_url(index=i) for i in indexes if 0 <= i < self.count]
+    def stack_urls(self) -> list[str]:
+        """Every slice's image in this view, for the browser to hold and flip through."""
+        return [self.image_url(index=i) for i in range(self.count)] if self.is_stack else []
+
+
+def _size_param(query: Mapping[str, str]) -> int | None:
+    """The page's ``size``: a step of ``RENDER_SIZES``, 0 (stored pixels) or None (unsaid)."""
+    size = _int_param(query, "size", -1)
+    return size if size == 0 or size in RENDER_SIZES else None
 
 
 def _default_window(figure: Figure, slices: list[Slice]) -> tuple[float | None, float | None]:

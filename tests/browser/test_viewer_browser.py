@@ -36,6 +36,14 @@ def _wait_image(page) -> None:
     expect(image).not_to_have_js_property("naturalWidth", 0)
 
 
+def _picture(page) -> dict[str, float]:
+    """Where the (square) CT is drawn in the image's box, which may be wider (object-fit)."""
+    box = page.locator("#viewer-1 img.viewer-image").bounding_box()
+    side = min(box["width"], box["height"])
+    return {"x": box["x"] + (box["width"] - side) / 2, "y": box["y"] + (box["height"] - side) / 2,
+            "width": side, "height": side}  # fmt: skip
+
+
 def _wait_state(page, **expected: str) -> None:
     """Wait until the address bar holds ``expected`` (the script replaces it after a swap)."""
     pattern = "".join(f"(?=.*[?&]{k}={re.escape(v)}(?:&|$))" for k, v in expected.items())
@@ -97,8 +105,7 @@ def test_head_ct_scrolls_windows_and_magnifies_with_the_view_in_the_url(
     windowed = page.locator("#viewer-1 img.viewer-image").screenshot()
 
     # A click on the image magnifies one step around the point clicked.
-    image = page.locator("#viewer-1 img.viewer-image")
-    box = image.bounding_box()
+    box = _picture(page)
     page.mouse.click(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.45)
     _wait_state(page, zoom="1.5")
     state = _state(page)
