@@ -13,6 +13,7 @@ from .discussion.models import comment_count_subquery
 from .imaging.viewstate import ViewState
 from .library.search import Mode
 from .library.views import library_page
+from .markdown import ArticleLinks
 from .models import Case, Figure, TableRow, Tag
 
 
@@ -85,8 +86,13 @@ def article(request: HttpRequest, slug: str) -> HttpResponse:
         {"figure": figure, "view": ViewState.for_figure(figure)} for figure in case.figures.all()
     ]
     affiliations = {str(a.number): a for a in case.affiliations.all()}
+    links = ArticleLinks(
+        figures={f.number for f in case.figures.all()},
+        references={r.order for r in case.references.all()},
+        abbreviations={a.abbreviation: a.expansion for a in case.abbreviations.all()},
+    )
     return render(
         request,
         "cases/article.html",
-        {"case": case, "figures": figures, "affiliations": affiliations},
+        {"case": case, "figures": figures, "affiliations": affiliations, "links": links},
     )
