@@ -13,6 +13,7 @@ from .discussion.models import comment_count_subquery
 from .imaging.viewstate import ViewState
 from .library.search import Mode
 from .library.views import library_page
+from .markdown import ArticleLinks
 from .models import Case, Figure, TableRow, Tag
 from .preview import case_preview_urls
 
@@ -86,7 +87,12 @@ def article(request: HttpRequest, slug: str) -> HttpResponse:
         {"figure": figure, "view": ViewState.for_figure(figure)} for figure in case.figures.all()
     ]
     affiliations = {str(a.number): a for a in case.affiliations.all()}
-    context = {"case": case, "figures": figures, "affiliations": affiliations}
+    links = ArticleLinks(
+        figures={f.number for f in case.figures.all()},
+        references={r.order for r in case.references.all()},
+        abbreviations={a.abbreviation: a.expansion for a in case.abbreviations.all()},
+    )
+    context = {"case": case, "figures": figures, "affiliations": affiliations, "links": links}
     if request.user.is_authenticated and request.user.is_staff:
         context["preview_urls"] = case_preview_urls(case)
     return render(request, "cases/article.html", context)

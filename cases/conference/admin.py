@@ -6,9 +6,10 @@ from django import forms
 from django.contrib import admin
 from django.utils.html import format_html
 
+from cases.imaging.params import RenderParams
 from cases.library.models import Collection
 
-from .models import Conference, ConferenceCase, Question
+from .models import Conference, ConferenceCase, FigureTarget, Question
 
 
 class ConferenceCaseInline(admin.TabularInline):
@@ -82,3 +83,50 @@ class ConferenceAdmin(admin.ModelAdmin):
         if not conference.collection_id:
             conference.collection = collection
             conference.save(update_fields=["collection"])
+
+
+@admin.register(FigureTarget)
+class FigureTargetAdmin(admin.ModelAdmin):
+    """An author's right answer to "click the finding", drawn on the figure ahead of time.
+
+    Without the script, the region is typed as fractions; with it, the author drags on the
+    slice shown (once the figure is chosen and saved) and the fields fill in.
+    """
+
+    list_display = ["__str__", "slice_number", "label"]
+    list_select_related = ["figure__case"]
+    search_fields = ["figure__case__title", "label"]
+    autocomplete_fields = ["figure"]
+    fields = ["figure", "slice_number", "label", "draw", "shape", ("x", "y"), ("width", "height")]
+    readonly_fields = ["draw"]
+
+    class Media:
+        css = {"all": ["css/conference_targets.css"]}
+        js = ["js/target_draw.js"]
+
+    @admin.display(description="Draw")
+    def draw(self, obj: FigureTarget) -> str:
+        if obj is None or not obj.figure_id:
+            return "Choose the figure and save (continue editing) to draw on its image."
+        slices = list(obj.figure.slices.all())
+        if not slices:
+            return "This figure has no image yet."
+        number = min(max(obj.slice_number or (len(slices) // 2 + 1), 1), len(slices))
+        image = slices[number - 1]
+        url = RenderParams(
+            image.token,
+            window_width=obj.figure.window_width,
+            window_center=obj.figure.window_center,
+            size=768,
+        ).url()
+        return format_html(
+            '<div class="target-draw" data-target-draw data-target-scale="1">'
+            '<div class="target-canvas" data-target-canvas>'
+            '<img src="{}" alt="{}, slice {}: drag to draw the target" draggable="false">'
+            '<svg class="target-overlay" viewBox="0 0 1 1" preserveAspectRatio="none" '
+            'aria-hidden="true" data-target-overlay></svg></div>'
+            '<p class="help">Drag across the finding; the fields below fill in.</p></div>',
+            url,
+            obj.figure,
+            number,
+        )

@@ -112,6 +112,8 @@ def _question_context(request: HttpRequest, live: LiveState) -> dict:
         context["click"] = click_view(question)
     if live.results and question.results_shown:
         context["results"] = services.question_results_tally(question)
+        if vote is not None and question.kind == Question.Kind.CLICK:
+            context["vote_correct"] = services.vote_is_correct(vote, question=question)
     return context
 
 

@@ -8,6 +8,7 @@ from cases.library.models import Collection
 from cases.models import Case
 
 from .models import Question
+from .targets import SHAPES, BadRegion, region_clean
 
 
 class ConferenceForm(forms.Form):
@@ -61,4 +62,32 @@ class QuestionForm(forms.Form):
         data["options"] = options
         if kind == Question.Kind.POLL and len(options) < 2:
             raise forms.ValidationError("A poll needs at least two options, one per line.")
+        return data
+
+
+class TargetForm(forms.Form):
+    """One target region, typed (in percent of the image) or drawn by the console's script."""
+
+    shape = forms.ChoiceField(choices=[(s, s) for s in SHAPES])
+    left = forms.FloatField(min_value=0, max_value=100)
+    top = forms.FloatField(min_value=0, max_value=100)
+    width = forms.FloatField(min_value=0, max_value=100)
+    height = forms.FloatField(min_value=0, max_value=100)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            data["region"] = region_clean(
+                {
+                    "shape": data["shape"],
+                    "x": data["left"] / 100,
+                    "y": data["top"] / 100,
+                    "w": data["width"] / 100,
+                    "h": data["height"] / 100,
+                }
+            )
+        except BadRegion as bad:
+            raise forms.ValidationError(str(bad)) from None
         return data

@@ -14,6 +14,10 @@ from cases.imaging.params import RenderParams, window_param
 from cases.imaging.render import slice_render
 from cases.models import Slice
 
+# The target's outline: magenta is in neither the grey image nor the density ramp, and a dark
+# edge keeps it legible on white.
+TARGET_COLOUR = (255, 0, 255)
+TARGET_EDGE = (0, 0, 0)
 GRID = 96  # density bins along the longer side
 # Colour ramp of the density: blue, cyan, green, yellow, red.
 _RAMP = np.array(
@@ -39,12 +43,39 @@ def _colour(values: np.ndarray) -> np.ndarray:
     return _RAMP[low] * (1 - part) + _RAMP[high] * part
 
 
+def _outline_targets(picture: Image.Image, targets: list[dict]) -> None:
+    """Each target region drawn as an outline (a dark edge each side of a magenta line)."""
+    draw = ImageDraw.Draw(picture)
+    out_w, out_h = picture.size
+    line = max(2, round(max(out_w, out_h) / 300))
+    for region in targets:
+        box = (
+            region["x"] * out_w,
+            region["y"] * out_h,
+            (region["x"] + region["w"]) * out_w,
+            (region["y"] + region["h"]) * out_h,
+        )
+        shape = draw.rectangle if region.get("shape") == "rect" else draw.ellipse
+        outer = (box[0] - line, box[1] - line, box[2] + line, box[3] + line)
+        inner = (box[0] + line, box[1] + line, box[2] - line, box[3] - line)
+        shape(outer, outline=TARGET_EDGE, width=line)
+        if inner[2] > inner[0] and inner[3] > inner[1]:
+            shape(inner, outline=TARGET_EDGE, width=line)
+        shape(box, outline=TARGET_COLOUR, width=line)
+
+
 def heatmap_render(
-    image: Slice, *, view: dict, points: list[tuple[float, float]], max_size: int = 1024
+    image: Slice,
+    *,
+    view: dict,
+    points: list[tuple[float, float]],
+    targets: list[dict] | None = None,
+    max_size: int = 1024,
 ) -> bytes:
     """The slice at the question's window (whole, unmagnified) with the clicks' density on it.
 
-    ``points`` are in the slice's own pixels, as stored with each vote.
+    ``points`` are in the slice's own pixels, as stored with each vote; ``targets`` (regions in
+    fractions of the image, see cases.conference.targets) are outlined on top.
     """
     width, center = window_param(view)
     params = RenderParams(
@@ -80,6 +111,8 @@ def heatmap_render(
         for x, y in points:
             px, py = x * scale_x, y * scale_y
             draw.ellipse((px - dot, py - dot, px + dot, py + dot), outline=(255, 255, 255))
+    if targets:
+        _outline_targets(picture, targets)
     out = io.BytesIO()
     picture.save(out, format="PNG", optimize=False)
     return out.getvalue()

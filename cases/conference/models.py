@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 
 from django.conf import settings
@@ -148,6 +150,9 @@ class Question(models.Model):
     figure_number = models.PositiveSmallIntegerField(null=True, blank=True)
     slice_index = models.PositiveIntegerField(null=True, blank=True)
     view = models.JSONField(default=dict, blank=True)
+    # The right answer of a click question: regions (see cases.conference.targets) drawn by
+    # the presenter, or copied from the figure's default targets when the question opens.
+    targets = models.JSONField(default=list, blank=True)
     is_open = models.BooleanField(default=True)
     results_shown = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
@@ -158,6 +163,52 @@ class Question(models.Model):
 
     def __str__(self) -> str:
         return self.prompt
+
+    @property
+    def targets_key(self) -> str:
+        """Changes with the target, so a heat map's URL does too (browsers cache images)."""
+        text = json.dumps(self.targets, sort_keys=True).encode()
+        return hashlib.blake2s(text, digest_size=4).hexdigest()
+
+
+class FigureTarget(models.Model):
+    """A region an author marks ahead of time as the right answer to "click the finding".
+
+    A click question asked on this figure (at this slice, or any slice when blank) starts
+    with these regions as its target; the presenter can redraw them live.
+    """
+
+    class Shape(models.TextChoices):
+        ELLIPSE = "ellipse", "Ellipse"
+        RECT = "rect", "Rectangle"
+
+    figure = models.ForeignKey(
+        "cases.Figure", on_delete=models.CASCADE, related_name="click_targets"
+    )
+    slice_number = models.PositiveIntegerField(
+        null=True, blank=True, help_text="1-based, as the viewer counts; blank for every slice."
+    )
+    shape = models.CharField(max_length=8, choices=Shape.choices, default=Shape.ELLIPSE)
+    x = models.FloatField(help_text="Left edge, 0 (left) to 1 (right) of the image.")
+    y = models.FloatField(help_text="Top edge, 0 (top) to 1 (bottom) of the image.")
+    width = models.FloatField(help_text="Fraction of the image's width.")
+    height = models.FloatField(help_text="Fraction of the image's height.")
+    label = models.CharField(max_length=120, blank=True, help_text="What it marks (optional).")
+
+    class Meta:
+        ordering = ["figure", "slice_number", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_shape_display()} on {self.figure}"
+
+    def region(self) -> dict:
+        return {
+            "shape": self.shape,
+            "x": self.x,
+            "y": self.y,
+            "w": self.width,
+            "h": self.height,
+        }
 
 
 class Vote(models.Model):

@@ -25,7 +25,7 @@ from cases.models import RevealStep
 from cases.unknown.reveal import case_steps
 
 from . import services
-from .forms import ConferenceForm, QuestionForm
+from .forms import ConferenceForm, QuestionForm, TargetForm
 from .models import PRESENT_PERMISSION, Conference, ConferenceCase, Question
 from .models import join_code_normalise as _normalise
 from .room import heatmap_response, room_screen
@@ -296,6 +296,30 @@ def _ask(conference: Conference, state: LiveState, data: QueryDict) -> None:
     )
 
 
+def _click_question(conference: Conference, state: LiveState, data: QueryDict) -> Question:
+    _require_case(conference, state)
+    question = _question(conference, data)
+    if question.kind != Question.Kind.CLICK:
+        raise ActionRefused("Only a click question has a target.")
+    return question
+
+
+def _add_target(conference: Conference, state: LiveState, data: QueryDict) -> None:
+    """Add one region to a click question's target (what counts as a right click)."""
+    question = _click_question(conference, state, data)
+    form = TargetForm(data)
+    if not form.is_valid():
+        errors = [*form.non_field_errors()] or ["Give the region's left, top, width and height."]
+        raise ActionRefused(" ".join(errors))
+    regions = [*question.targets, form.cleaned_data["region"]]
+    services.question_targets_set(conference, question, regions=regions)
+
+
+def _clear_target(conference: Conference, state: LiveState, data: QueryDict) -> None:
+    question = _click_question(conference, state, data)
+    services.question_targets_set(conference, question, regions=[])
+
+
 def _dismiss(conference: Conference, state: LiveState, data: QueryDict) -> None:
     _require_case(conference, state)
     services.question_dismiss(conference)
@@ -326,6 +350,8 @@ ACTIONS: dict[str, Callable[[Conference, LiveState, QueryDict], None]] = {
     "goto": _goto,
     "figure": _figure,
     "ask": _ask,
+    "add-target": _add_target,
+    "clear-target": _clear_target,
     "dismiss": _dismiss,
     "close": _close,
     "show-results": _show_results,

@@ -58,7 +58,7 @@ def heatmap_response(question: Question) -> HttpResponse:
     points = [
         (x, y) for x, y in question.votes.values_list("x", "y") if x is not None and y is not None
     ]
-    data = heatmap_render(image, view=question.view, points=points)
+    data = heatmap_render(image, view=question.view, points=points, targets=question.targets)
     response = HttpResponse(data, content_type="image/png")
     response["Cache-Control"] = "private, no-cache"
     return response

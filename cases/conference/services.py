@@ -19,8 +19,9 @@ from cases.models import Case, Figure, Table, TableRow
 from cases.scoring import answer_matches, answer_targets
 from cases.unknown.reveal import case_steps
 
-from .models import Conference, ConferenceCase, Question, Vote
+from .models import Conference, ConferenceCase, FigureTarget, Question, Vote
 from .state import LiveState, state_store
+from .targets import point_in_targets
 
 CLICK_HIT_RADIUS = 0.08  # of the image's longer side: a click this near an arrow is a hit
 FREE_TEXT_SHOWN = 12  # free-text answers drawn as bars, the most common first
@@ -211,8 +212,11 @@ def question_open(
 ) -> Question:
     """Put a question to the room; any open one closes."""
     slice_index = None
+    targets: list[dict] = []
     if figure is not None:
         slice_index = ViewState.from_query(figure, view or {}, base_url="/").index
+        if kind == Question.Kind.CLICK:
+            targets = figure_default_targets(figure, slice_index=slice_index)
     now = timezone.now()
     with transaction.atomic():
         Question.objects.filter(conference=conference, is_open=True).update(
@@ -227,11 +231,28 @@ def question_open(
             figure_number=figure.number if figure else None,
             slice_index=slice_index,
             view=view or {},
+            targets=targets,
         )
     state_store().change(
         conference, lambda live: replace(live, question=question.pk, results=False)
     )
     return question
+
+
+def figure_default_targets(figure: Figure, *, slice_index: int | None) -> list[dict]:
+    """The author's regions for this figure at this (0-based) slice, or for every slice."""
+    number = None if slice_index is None else slice_index + 1
+    rows = FigureTarget.objects.filter(figure=figure).order_by("id")
+    return [t.region() for t in rows if t.slice_number is None or t.slice_number == number]
+
+
+def question_targets_set(
+    conference: Conference, question: Question, *, regions: list[dict]
+) -> LiveState:
+    """Replace a click question's target (cleaned regions); results already shown follow."""
+    Question.objects.filter(pk=question.pk).update(targets=regions)
+    question.targets = regions
+    return state_store().change(conference, lambda live: live)
 
 
 def question_close(conference: Conference, question: Question) -> LiveState:
@@ -301,10 +322,15 @@ class Results:
     points: list[tuple[float, float]]
     correct: int | None  # None when there is no right answer to judge by
     answers: list[dict] = field(default_factory=list)
+    judged_by: str = ""  # a click question's right answer: "target", "arrows" or ""
 
     @property
     def answers_not_shown(self) -> int:
         return len(self.answers) - len(self.rows)
+
+    @property
+    def wrong(self) -> int | None:
+        return None if self.correct is None else self.total - self.correct
 
     @property
     def accuracy(self) -> int | None:
@@ -319,8 +345,18 @@ def question_results_tally(question: Question, *, case: Case | None = None) -> R
     targets = answer_targets(case)
     if question.kind == Question.Kind.CLICK:
         points = [(x, y) for _, x, y in votes if x is not None and y is not None]
+        image = _click_image(question, case)
+        if question.targets and image is not None and image.width and image.height:
+            hits = sum(
+                1
+                for x, y in points
+                if point_in_targets(question.targets, x / image.width, y / image.height)
+            )
+            return Results(question, len(points), [], points, hits, judged_by="target")
         hits = _click_hits(question, case, points)
-        return Results(question, len(points), [], points, hits)
+        return Results(
+            question, len(points), [], points, hits, judged_by="" if hits is None else "arrows"
+        )
     counts: dict[str, int] = {}
     for choice, _, _ in votes:
         counts[choice] = counts.get(choice, 0) + 1
@@ -346,15 +382,33 @@ def question_results_tally(question: Question, *, case: Case | None = None) -> R
     return Results(question, total, rows, [], correct if targets else None, answers)
 
 
-def _click_hits(question: Question, case: Case, points: list[tuple[float, float]]) -> int | None:
-    """Clicks near one of the author's arrows on that slice; None if it has none."""
+def _click_image(question: Question, case: Case):
+    """The slice a click question was asked on, or None."""
     figure = next((f for f in case.figures.all() if f.number == question.figure_number), None)
     if figure is None:
         return None
     slices = list(figure.slices.all())
     if not slices:
         return None
-    image = slices[min(max(question.slice_index or 0, 0), len(slices) - 1)]
+    return slices[min(max(question.slice_index or 0, 0), len(slices) - 1)]
+
+
+def vote_is_correct(vote: Vote, *, question: Question) -> bool | None:
+    """Whether one click landed inside the question's target; None without a target."""
+    if not question.targets or vote.x is None or vote.y is None:
+        return None
+    image = _click_image(question, question.item.case)
+    if image is None or not image.width or not image.height:
+        return None
+    return point_in_targets(question.targets, vote.x / image.width, vote.y / image.height)
+
+
+def _click_hits(question: Question, case: Case, points: list[tuple[float, float]]) -> int | None:
+    """Clicks near one of the author's arrows on that slice; None if it has none."""
+    figure = next((f for f in case.figures.all() if f.number == question.figure_number), None)
+    image = _click_image(question, case)
+    if figure is None or image is None:
+        return None
     marks = [
         a
         for a in figure.annotations.all()
@@ -413,9 +467,7 @@ def conference_csv(conference: Conference) -> str:
         for results in entry["questions"]:
             q = results.question
             accuracy = "" if results.accuracy is None else results.accuracy
-            rows = results.answers or [
-                {"label": "(clicks)", "count": results.total, "percent": 100, "correct": ""}
-            ]
+            rows = results.answers or _click_rows(results)
             for row in rows:
                 write(
                     [item.order, item.case.title, shown, q.prompt, q.get_kind_display(),
@@ -423,6 +475,20 @@ def conference_csv(conference: Conference) -> str:
                      "yes" if row["correct"] is True else "", accuracy]
                 )  # fmt: skip
     return out.getvalue()
+
+
+def _click_rows(results: Results) -> list[dict]:
+    """A click question's CSV rows: inside and outside its right answer, or all the clicks."""
+    if results.correct is None:
+        return [{"label": "(clicks)", "count": results.total, "percent": 100, "correct": ""}]
+    where = "the target" if results.judged_by == "target" else "the author's arrows"
+    inside, outside = results.correct, results.total - results.correct
+    return [
+        {"label": f"(clicks inside {where})", "count": inside,
+         "percent": round(100 * inside / results.total) if results.total else 0, "correct": True},
+        {"label": f"(clicks outside {where})", "count": outside,
+         "percent": round(100 * outside / results.total) if results.total else 0, "correct": ""},
+    ]  # fmt: skip
 
 
 def csv_cell(value):

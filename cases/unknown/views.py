@@ -22,10 +22,11 @@ from ..http import HtmxHttpRequest, render_page
 from ..imaging.views import viewer_context
 from ..library.search import Mode
 from ..library.views import library_page
+from ..markdown import ArticleLinks
 from ..models import Attempt, Case, Figure, RevealStep, Table, TableRow, Tag
 from ..preview import is_previewing
 from ..scoring import differential_score
-from .reveal import case_steps, step_reveal
+from .reveal import StepReveal, case_steps, step_reveal
 
 SESSION_KEY = "unknown"
 
@@ -62,6 +63,7 @@ def _get_case_for_user(request: HttpRequest, public_id: str) -> Case:
             ),
         ),
         "references",
+        "abbreviations",
         "tags",
     )
     return get_object_or_404(cases, public_id=public_id)
@@ -146,6 +148,23 @@ def _first_ids(attempts: QuerySet[Attempt], *, learner: str) -> QuerySet:
     return attempts.values(learner).annotate(first=Min("id")).values("first")
 
 
+def _step_links(case: Case, reveal: StepReveal) -> ArticleLinks:
+    """Cross-links to what this step shows and nothing more: the figures revealed so far, the
+    references from the discussion on; before the diagnosis, no abbreviation that names it."""
+    abbreviations = {
+        a.abbreviation: a.expansion
+        for a in case.abbreviations.all()
+        if reveal.step >= RevealStep.DIAGNOSIS or reveal.early(a.expansion) == a.expansion
+    }
+    return ArticleLinks(
+        figures={f.number for f in reveal.figures},
+        references={r.order for r in case.references.all()}
+        if reveal.step >= RevealStep.DISCUSSION
+        else set(),
+        abbreviations=abbreviations,
+    )
+
+
 def _step_context(request: HttpRequest, case: Case, step: int, steps: list[int]) -> dict:
     """Everything a step shows, and nothing a later step adds."""
     progress = Progress.load(request, case)
@@ -186,6 +205,7 @@ def _step_context(request: HttpRequest, case: Case, step: int, steps: list[int])
         "show_answer": step >= RevealStep.DIFFERENTIAL and progress.committed,
         "form": DifferentialForm(),
         "RevealStep": RevealStep,
+        "links": _step_links(case, reveal),
     }
     needs_commit = step == RevealStep.DIFFERENTIAL and not progress.committed
     if index + 1 < len(steps) and not needs_commit:
