@@ -7,7 +7,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 WORKERS ?= 3
 
-.PHONY: demo test serve install install-dev chromium migrate static lint format bench clean
+.PHONY: demo test serve worker install install-dev chromium migrate static lint format bench clean
 .PHONY: check-deploy test-redis bench-load
 
 $(BIN)/python:
@@ -38,13 +38,22 @@ migrate: install
 static: install
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 
+# gunicorn in the foreground, with the background worker (notification e-mails) beside it;
+# Ctrl-C stops both.
+GUNICORN := HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) $(BIN)/gunicorn -c gunicorn.conf.py caseviewer.wsgi:application
+WITH_WORKER := $(BIN)/python manage.py worker --verbosity 0 & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM;
+
 demo: migrate static
 	$(BIN)/python manage.py load_demo
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
-	HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) $(BIN)/gunicorn -c gunicorn.conf.py caseviewer.wsgi:application
+	$(WITH_WORKER) $(GUNICORN)
 
 serve: migrate static
-	HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) $(BIN)/gunicorn -c gunicorn.conf.py caseviewer.wsgi:application
+	$(WITH_WORKER) $(GUNICORN)
+
+# The background worker alone (production runs one or more beside the app servers).
+worker: migrate
+	$(BIN)/python manage.py worker
 
 # axe-core for the accessibility browser tests, from the npm registry into .cache/node.
 AXE := .cache/node/node_modules/axe-core/axe.min.js

@@ -45,12 +45,14 @@ MANIFEST = "manifest.json"
 DATA = "data.json"
 MEDIA_PREFIX = "media/"
 # Rebuilt by migrate (and referred to by natural keys), only valid for one SECRET_KEY, or
-# counted afresh by the database as the rows they count load (the library's filing counts).
+# counted afresh by the database as the rows they count load (the library's filing counts),
+# or alive only while a process runs (the task workers' heartbeats).
 EXCLUDED_MODELS = (
     "contenttypes.ContentType",
     "auth.Permission",
     "sessions.Session",
     "cases.FilingCount",
+    "cases.TaskWorker",
 )
 CHUNK = 1024 * 1024
 

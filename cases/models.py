@@ -477,7 +477,10 @@ class Attempt(models.Model):
 from .conference import models as conference_models  # noqa: E402, F401
 
 # The discussion's models live in their own module; Django finds them through this import.
-from .discussion.models import Comment, Follow, ModerationAction, Report  # noqa: E402, F401
+from .discussion.models import Comment, Follow, ModerationAction, NotificationSent, Report  # noqa: E402, F401
 
 # The library's models (search documents, difficulty, collections) live in their own module.
 from .library.models import CaseDifficulty, Collection, CollectionItem, SearchDocument  # noqa: E402, F401
+
+# The background workers' heartbeats (cases.tasks.worker).
+from .tasks.models import TaskWorker  # noqa: E402, F401

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "allauth",
     "allauth.account",
+    "django_tasks_db",
     "cases",
 ]
 
@@ -238,11 +239,14 @@ else:
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "CaseViewer <caseviewer@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-# Background work (notification e-mails) runs after the response, in a small thread pool.
+# Background work (notification e-mails) is queued in the database and run by `manage.py
+# worker` (`make worker`): it outlives a restart, and a task of a killed worker runs again
+# once that worker has missed three heartbeats.
 TASKS = {
     "default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"},
-    "background": {"BACKEND": "cases.discussion.tasks.ThreadPoolBackend"},
+    "background": {"BACKEND": "django_tasks_db.DatabaseBackend"},
 }
+TASKS_HEARTBEAT_SECONDS = env_int("TASKS_HEARTBEAT_SECONDS", 10)
 
 # Discussion threads.
 DISCUSSION_REQUIRES_LOGIN = env_bool("DISCUSSION_REQUIRES_LOGIN", True)
