@@ -425,6 +425,9 @@ def serve(port: int, media: str) -> None:
         print(f"Serving on {cluster.url('/')} through HAProxy, app servers on ports {a} and {b}")
         print(f"Logs in {scratch}. Ctrl-C stops.")
         print(f"Accounts: {ADMIN[0]} / {ADMIN[1]}, {LEARNER[0]} / {LEARNER[1]}")
+        for stop in (signal.SIGINT, signal.SIGTERM):
+            # Not ignored (as a shell's background job ignores SIGINT), so sigwait hears it.
+            signal.signal(stop, lambda *_: None)
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
     finally:
