@@ -7,8 +7,8 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 WORKERS ?= 3
 
-.PHONY: demo test serve install install-dev chromium migrate static lint format bench clean
-.PHONY: check-deploy test-redis bench-load dicom-listen orthanc bench-dicom-receive
+.PHONY: demo test serve worker install install-dev chromium migrate static lint format bench clean
+.PHONY: check-deploy test-redis bench-load dicom-listen orthanc bench-dicom-receive haproxy cluster bench-cluster
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,13 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# Debian's HAProxy, the balancer of `make cluster` and `make bench-cluster`.
+haproxy:
+	@if ! command -v haproxy >/dev/null && [ ! -x /usr/sbin/haproxy ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq haproxy; \
+	fi
+
 # Debian's Chromium for the browser tests (never a downloaded browser).
 chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \
@@ -38,13 +45,22 @@ migrate: install
 static: install
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 
+# gunicorn in the foreground, with the background worker (notification e-mails) beside it;
+# Ctrl-C stops both.
+GUNICORN := HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) $(BIN)/gunicorn -c gunicorn.conf.py caseviewer.wsgi:application
+WITH_WORKER := $(BIN)/python manage.py worker --verbosity 0 & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM;
+
 demo: migrate static
 	$(BIN)/python manage.py load_demo
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
-	HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) $(BIN)/gunicorn -c gunicorn.conf.py caseviewer.wsgi:application
+	$(WITH_WORKER) $(GUNICORN)
 
 serve: migrate static
-	HOST=$(HOST) PORT=$(PORT) WORKERS=$(WORKERS) $(BIN)/gunicorn -c gunicorn.conf.py caseviewer.wsgi:application
+	$(WITH_WORKER) $(GUNICORN)
+
+# The background worker alone (production runs one or more beside the app servers).
+worker: migrate
+	$(BIN)/python manage.py worker
 
 # axe-core for the accessibility browser tests, from the npm registry into .cache/node.
 AXE := .cache/node/node_modules/axe-core/axe.min.js
@@ -89,6 +105,18 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 bench-load: $(VENV)/.installed-bench
 	$(BIN)/python bench/load/run.py $(BENCH_ARGS)
 
+# Two gunicorn app servers behind HAProxy on http://$(HOST):$(PORT)/, sharing the machine's
+# PostgreSQL (a scratch database) and Redis (db 14) and a SeaweedFS bucket started here, with
+# a background worker; the demo library loaded. Ctrl-C stops it and drops the database.
+# CLUSTER_POSTGRES_URL, CLUSTER_REDIS_URL name other servers.
+cluster: install-dev haproxy
+	$(BIN)/python bench/cluster.py --serve --port $(PORT)
+
+# The cluster's checks and figures (bench/cluster.py): upload on A renders on B, unpublish on
+# A stops B, SIGKILL of A under load, renders/s with media on SeaweedFS against local disk.
+bench-cluster: install-dev haproxy
+	$(BIN)/python bench/cluster.py
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -103,7 +131,7 @@ clean:
 # Library speed at 100 and 10,000 cases (figures printed, not a timed test), on SQLite and
 # on PostgreSQL (BENCH_POSTGRES_URL; the bench creates and drops its own scratch database).
 .PHONY: bench-library bench-viewer bench-viewer-browser bench-conference bench-ingest bench-measure deid-table
-bench: bench-viewer bench-measure bench-conference bench-library bench-ingest bench-load
+bench: bench-viewer bench-measure bench-conference bench-library bench-ingest bench-load bench-cluster
 
 # Viewer renders through gunicorn against whitenoise's static ceiling (and Orthanc when the
 # Debian package is installed); figures printed, not a timed test.

@@ -6,8 +6,8 @@ A backup is one tar file (gzip-compressed when its name ends in ``.gz``):
   of the database (a WAL read transaction on SQLite, REPEATABLE READ on PostgreSQL) so that
   writers are never blocked and no half-finished change is caught. Being fixtures, it
   restores into either engine: a backup taken on SQLite restores into PostgreSQL.
-* ``media/...``: every stored file under MEDIA_ROOT (the render cache excepted: it is
-  rebuilt on demand).
+* ``media/...``: every file in the media store (``default_storage``: MEDIA_ROOT, or the S3
+  bucket), the render cache excepted (it is rebuilt on demand).
 * ``manifest.json``: the format, when and from what it was taken, the migrations applied,
   the number of rows per model, and the size and SHA-256 of every other member.
 
@@ -29,11 +29,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 import django
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.files import File
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.core.management import call_command, get_commands
 from django.db import connection, models, transaction
 from django.db.migrations.loader import MigrationLoader
@@ -44,11 +47,13 @@ VERSION = 1
 MANIFEST = "manifest.json"
 DATA = "data.json"
 MEDIA_PREFIX = "media/"
-# Rebuilt by migrate (and referred to by natural keys), or only valid for one SECRET_KEY.
+# Rebuilt by migrate (and referred to by natural keys), only valid for one SECRET_KEY, or
+# alive only while a process runs (the task workers' heartbeats).
 EXCLUDED_MODELS = (
     "contenttypes.ContentType",
     "auth.Permission",
     "sessions.Session",
+    "cases.TaskWorker",
 )
 CHUNK = 1024 * 1024
 
@@ -111,25 +116,38 @@ def _media_root() -> Path:
     return Path(settings.MEDIA_ROOT)
 
 
-def _skipped_media_dirs() -> list[Path]:
+def _skipped_media_dirs() -> list[str]:
+    """Folders of the media store left out of a backup: the render cache, if it lies there."""
     from cases.imaging.render import render_cache_dir
 
-    return [render_cache_dir().resolve()]
+    if not isinstance(default_storage, FileSystemStorage):
+        return []
+    root = Path(default_storage.location).resolve()
+    cache_dir = render_cache_dir().resolve()
+    return [cache_dir.relative_to(root).as_posix()] if cache_dir.is_relative_to(root) else []
 
 
-def media_files() -> Iterator[tuple[str, Path]]:
-    """Every stored file under MEDIA_ROOT as (name relative to it, path), render cache aside."""
-    root = _media_root()
-    if not root.exists():
+def media_files() -> Iterator[str]:
+    """The name of every file in the media store, render cache aside, in a stable order."""
+    if isinstance(default_storage, FileSystemStorage) and not _media_root().exists():
         return
-    skipped = _skipped_media_dirs()
-    for directory, dirnames, filenames in os.walk(root):
-        here = Path(directory).resolve()
-        dirnames[:] = sorted(d for d in dirnames if (here / d).resolve() not in skipped)
-        for filename in sorted(filenames):
-            path = Path(directory) / filename
-            if path.is_file() and not path.is_symlink():
-                yield path.relative_to(root).as_posix(), path
+    skipped = set(_skipped_media_dirs())
+
+    def walk(folder: str) -> Iterator[str]:
+        directories, files = default_storage.listdir(folder)
+        for name in sorted(files):
+            path = f"{folder}/{name}" if folder else name
+            if isinstance(default_storage, FileSystemStorage):
+                local = Path(default_storage.path(path))
+                if local.is_symlink() or not local.is_file():
+                    continue
+            yield path
+        for name in sorted(directories):
+            path = f"{folder}/{name}" if folder else name
+            if path not in skipped:
+                yield from walk(path)
+
+    yield from walk("")
 
 
 def _file_field_values(objects: list[dict]) -> set[str]:
@@ -183,28 +201,31 @@ def _database_dump(out: Path) -> dict[str, list[str]]:
     return migrations
 
 
-def _add_file(archive: tarfile.TarFile, name: str, path: Path) -> dict:
-    """Add ``path`` as ``name``, hashing the bytes as they go into the archive."""
+def _add_file(archive: tarfile.TarFile, name: str, stream: IO[bytes], size: int) -> dict:
+    """Add ``size`` bytes from ``stream`` as ``name``, hashing them as they go in."""
     digest = hashlib.sha256()
 
     class Hashing(io.RawIOBase):
-        def __init__(self, stream):
-            self.stream = stream
-
         def readable(self) -> bool:
             return True
 
         def readinto(self, buffer) -> int:
-            count = self.stream.readinto(buffer)
-            digest.update(memoryview(buffer)[:count])
+            data = stream.read(len(buffer))
+            count = len(data)
+            buffer[:count] = data
+            digest.update(data)
             return count
 
-    with path.open("rb") as stream:
-        info = archive.gettarinfo(str(path), arcname=name)
-        info.uid = info.gid = 0
-        info.uname = info.gname = ""
-        archive.addfile(info, io.BufferedReader(Hashing(stream), CHUNK))
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mtime = int(datetime.now(UTC).timestamp())
+    archive.addfile(info, io.BufferedReader(Hashing(), CHUNK))
     return {"size": info.size, "sha256": digest.hexdigest()}
+
+
+def _add_media(archive: tarfile.TarFile, name: str) -> dict:
+    with default_storage.open(name, "rb") as stream:
+        return _add_file(archive, MEDIA_PREFIX + name, stream, default_storage.size(name))
 
 
 def backup_create(*, out: Path, progress: Callable[[str], None] | None = None) -> Manifest:
@@ -235,10 +256,14 @@ def backup_create(*, out: Path, progress: Callable[[str], None] | None = None) -
         files: dict[str, dict] = {}
         try:
             with tarfile.open(partial, mode) as archive:
-                files[DATA] = _add_file(archive, DATA, data_path)
+                with data_path.open("rb") as stream:
+                    files[DATA] = _add_file(archive, DATA, stream, data_path.stat().st_size)
                 stored = set()
-                for name, path in media_files():
-                    files[MEDIA_PREFIX + name] = _add_file(archive, MEDIA_PREFIX + name, path)
+                for name in media_files():
+                    try:
+                        files[MEDIA_PREFIX + name] = _add_media(archive, name)
+                    except FileNotFoundError:  # deleted since it was listed
+                        continue
                     stored.add(name)
                     if progress and len(stored) % 100 == 0:
                         progress(f"{len(stored)} media files archived")
@@ -334,7 +359,7 @@ def _installation_is_empty() -> list[str]:
         if model.objects.exists():
             found.append(f"{model._meta.verbose_name_plural} in the database")
     if next(media_files(), None):
-        found.append(f"files in MEDIA_ROOT ({_media_root()})")
+        found.append("files in the media store")
     return found
 
 
@@ -369,15 +394,12 @@ def backup_restore(*, archive: Path) -> RestoreResult:
             raise BackupError(
                 "restore only goes into an empty installation; found " + ", ".join(found)
             )
-        placed: list[Path] = []
+        placed: list[str] = []
         try:
             with transaction.atomic():
                 call_command("loaddata", str(staging / DATA), verbosity=0)
                 for name in manifest.media_files:
-                    target = media_root / name[len(MEDIA_PREFIX) :]
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(staging / name, target)
-                    placed.append(target)
+                    placed.append(_media_place(name[len(MEDIA_PREFIX) :], staging / name))
                 _slices_ingest()
                 counts = _database_counts(sorted(manifest.counts))
                 if counts != manifest.counts:
@@ -389,10 +411,27 @@ def backup_restore(*, archive: Path) -> RestoreResult:
                     # Fixtures load without signals: rebuild the search index from the rows.
                     call_command("reindex_search", verbosity=0, stdout=io.StringIO())
         except BaseException:
-            for path in placed:
-                path.unlink(missing_ok=True)
+            for name in placed:
+                default_storage.delete(name)
             raise
     return RestoreResult(manifest=manifest, rows=sum(manifest.counts.values()), files=len(placed))
+
+
+class _StagedFile(File):
+    """An unpacked file: FileSystemStorage moves it into place instead of copying it."""
+
+    def temporary_file_path(self) -> str:
+        return self.name
+
+
+def _media_place(name: str, staged: Path) -> str:
+    """Store the unpacked ``staged`` as ``name`` in the media store; return the name."""
+    with staged.open("rb") as handle:
+        stored = default_storage.save(name, _StagedFile(handle, name=str(staged)))
+    if stored != name:
+        default_storage.delete(stored)
+        raise BackupError(f"media file {name} could not be stored under its own name")
+    return stored
 
 
 def _slices_ingest() -> int:

@@ -12,10 +12,11 @@ from django.utils.text import slugify
 # The sub-packages' models live in their own modules, which name these models by strings and
 # import nothing from here; Django finds them through these imports.
 from .conference import models as conference_models  # noqa: F401
-from .discussion.models import Comment, Follow, ModerationAction, Report  # noqa: F401
+from .discussion.models import Comment, Follow, ModerationAction, NotificationSent, Report  # noqa: F401
 from .inbox.models import InboxInstance, InboxSeries, InboxStudy  # noqa: F401
 from .library.models import CaseDifficulty, Collection, CollectionItem, SearchDocument  # noqa: F401
 from .preview import sees_drafts
+from .tasks.models import TaskWorker  # noqa: F401
 
 
 def new_public_id() -> str:

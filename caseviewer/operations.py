@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from django.core.cache import cache
+from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -19,12 +22,23 @@ request_log = logging.getLogger("caseviewer.request")
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when the database and the cache answer, 503 (saying which failed) when not."""
-    checks = {"database": _database_ok(), "cache": _cache_ok()}
+    """200 when everything a request may need answers, 503 (saying which failed) when not.
+
+    The balancer sends requests only to servers that answer 200. ``task_workers`` (the
+    background workers alive) is reported, not checked: a server serves pages without one,
+    and the e-mails wait in the queue.
+    """
+    checks = {
+        "database": _database_ok(),
+        "cache": _cache_ok(),
+        "object_store": _object_store_ok(),
+        "task_queue": _task_queue_ok(),
+    }
     healthy = all(checks.values())
     body = {name: "ok" if ok else "failing" for name, ok in checks.items()}
     return JsonResponse(
-        {"status": "ok" if healthy else "failing", **body}, status=200 if healthy else 503
+        {"status": "ok" if healthy else "failing", **body, "task_workers": _task_workers()},
+        status=200 if healthy else 503,
     )
 
 
@@ -45,6 +59,40 @@ def _cache_ok() -> bool:
     except Exception:  # noqa: BLE001 - any failure means unhealthy
         request_log.exception("health check: cache")
         return False
+
+
+def _object_store_ok() -> bool:
+    """The media store answers: the bucket (S3), or a writable MEDIA_ROOT (local disk)."""
+    try:
+        if bucket := getattr(default_storage, "bucket_name", None):
+            default_storage.connection.meta.client.head_bucket(Bucket=bucket)
+            return True
+        root = Path(default_storage.location)
+        root.mkdir(parents=True, exist_ok=True)
+        return os.access(root, os.W_OK)
+    except Exception:  # noqa: BLE001 - any failure means unhealthy
+        request_log.exception("health check: object store")
+        return False
+
+
+def _task_queue_ok() -> bool:
+    from django_tasks_db.models import DBTaskResult
+
+    try:
+        DBTaskResult.objects.exists()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means unhealthy
+        request_log.exception("health check: task queue")
+        return False
+
+
+def _task_workers() -> int | None:
+    from cases.tasks.worker import workers_alive
+
+    try:
+        return len(workers_alive())
+    except Exception:  # noqa: BLE001 - reported by the task queue's check
+        return None
 
 
 class JsonFormatter(logging.Formatter):

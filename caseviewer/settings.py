@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "allauth",
     "allauth.account",
+    "django_tasks_db",
     "cases",
 ]
 
@@ -184,6 +185,28 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Media on S3-compatible object storage (django-storages), shared by every app server, when a
+# bucket is named; django-storages' own variable names. The bucket stays private: images are
+# only ever served through the app's permission checks, never by a bucket URL.
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+if AWS_STORAGE_BUCKET_NAME:
+    AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL") or None
+    AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID") or None
+    AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY") or None
+    AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME") or None
+    # Self-hosted stores (SeaweedFS, MinIO, Ceph) answer on one host name: path-style URLs.
+    AWS_S3_ADDRESSING_STYLE = env_str(
+        "AWS_S3_ADDRESSING_STYLE", "path" if AWS_S3_ENDPOINT_URL else "auto"
+    )
+    if AWS_S3_ADDRESSING_STYLE not in {"auto", "path", "virtual"}:
+        raise ImproperlyConfigured(
+            "AWS_S3_ADDRESSING_STYLE must be auto, path or virtual, "
+            f"not {AWS_S3_ADDRESSING_STYLE!r}"
+        )
+    AWS_DEFAULT_ACL = None
+    # As on disk: a new file under a taken name gets a new name, never replaces the old one.
+    AWS_S3_FILE_OVERWRITE = False
+    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage"}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -233,11 +256,14 @@ else:
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "CaseViewer <caseviewer@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-# Background work (notification e-mails) runs after the response, in a small thread pool.
+# Background work (notification e-mails) is queued in the database and run by `manage.py
+# worker` (`make worker`): it outlives a restart, and a task of a killed worker runs again
+# once that worker has missed three heartbeats.
 TASKS = {
     "default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"},
-    "background": {"BACKEND": "cases.discussion.tasks.ThreadPoolBackend"},
+    "background": {"BACKEND": "django_tasks_db.DatabaseBackend"},
 }
+TASKS_HEARTBEAT_SECONDS = env_int("TASKS_HEARTBEAT_SECONDS", 10)
 
 # The DICOM receiver (manage.py dicom_listen) and the inbox of received studies. Calling AE
 # titles allowed to send, "AE" or "AE@address" (comma-separated); empty lets only loopback

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.tasks import task
+from django.core.management import call_command
+from django_tasks_db.models import DBTaskResult
 
-from cases.discussion.models import Follow
+from cases.discussion.models import Follow, NotificationSent
+from cases.discussion.notify import comment_notify
 from cases.discussion.services import comment_create, follow_set
-from cases.discussion.tasks import ThreadPoolBackend, tasks_wait
 from cases.models import Author
 
 from .conftest import member_build
@@ -79,28 +78,49 @@ def test_nothing_is_sent_before_the_comment_is_committed(
     assert mailoutbox == [] and len(callbacks) == 1
 
 
-_release = threading.Event()
-_finished: list[bool] = []
-_ran_on: list[str] = []
+@pytest.fixture
+def database_queue(settings):
+    """The "background" backend as deployed: tasks are rows in the database."""
+    settings.TASKS = settings.TASKS | {"background": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 
-@task(backend="background")
-def _slow_task() -> None:
-    _ran_on.append(threading.current_thread().name)
-    _release.wait(5)
-    _finished.append(True)
+# The worker closes connections between tasks, as after a request: no test transaction.
+@pytest.mark.django_db(transaction=True)
+def test_comment_is_queued_in_its_own_transaction_and_sent_by_the_worker(
+    client, published_case, member, other_member, database_queue, mailoutbox
+):
+    follow_set(case=published_case, user=other_member, following=True)
+    client.force_login(member)
+    post(client, published_case)
+    queued = DBTaskResult.objects.get()
+    assert queued.status == "READY" and queued.task_path.endswith("notify.comment_notify")
+    assert mailoutbox == []  # the response did not wait for the mail server
+    call_command("worker", batch=True, verbosity=0)
+    assert [m.to for m in mailoutbox] == [["other@example.org"]]
+    assert DBTaskResult.objects.get().status == "SUCCESSFUL"
 
 
-def test_background_backend_returns_before_the_task_runs(settings):
-    settings.TASKS = {
-        "default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"},
-        "background": {"BACKEND": "cases.discussion.tasks.ThreadPoolBackend"},
-    }
-    _release.clear()
-    _finished.clear()
-    result = _slow_task.enqueue()
-    assert not _finished  # the caller did not wait for it (the task waits for _release)
-    assert isinstance(_slow_task.get_backend(), ThreadPoolBackend)
-    _release.set()
-    tasks_wait(timeout=5)
-    assert result.id and _ran_on and _ran_on[-1].startswith("caseviewer-task")
+@pytest.mark.django_db
+def test_a_comment_rolled_back_queues_nothing(published_case, member, other_member, database_queue):
+    from django.db import transaction
+
+    follow_set(case=published_case, user=other_member, following=True)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        comment_create(case=published_case, author=member, body="Never saved")
+        raise RuntimeError
+    assert not DBTaskResult.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_rerun_sends_only_to_recipients_not_yet_sent_to(
+    published_case, member, other_member, mailoutbox
+):
+    third = member_build("third")
+    for user in (other_member, third):
+        follow_set(case=published_case, user=user, following=True)
+    comment, _ = comment_create(case=published_case, author=member, body="Hello")
+    mailoutbox.clear()
+    NotificationSent.objects.create(comment=comment, user=other_member)
+    assert comment_notify.call(comment.pk, "http://testserver") == 1
+    assert [m.to for m in mailoutbox] == [["third@example.org"]]
+    assert comment_notify.call(comment.pk, "http://testserver") == 0

@@ -12,11 +12,51 @@ from caseviewer.operations import JsonFormatter
 pytestmark = pytest.mark.django_db
 
 
-def test_healthz_reports_database_and_cache(client):
+def test_healthz_reports_database_cache_object_store_and_task_queue(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "cache": "ok",
+        "object_store": "ok",
+        "task_queue": "ok",
+        "task_workers": 0,
+    }
     assert "no-cache" in response["Cache-Control"]
+
+
+def test_healthz_counts_the_task_workers_alive(client):
+    from django.utils import timezone
+
+    from cases.tasks.models import TaskWorker
+
+    now = timezone.now()
+    TaskWorker.objects.create(worker_id="w1", host="h", pid=1, started_at=now, seen_at=now)
+    gone = now - timezone.timedelta(minutes=5)
+    TaskWorker.objects.create(worker_id="w2", host="h", pid=2, started_at=gone, seen_at=gone)
+    assert client.get("/healthz").json()["task_workers"] == 1
+
+
+def test_healthz_is_503_when_media_cannot_be_written(client, settings, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    settings.MEDIA_ROOT = blocker / "media"
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["object_store"] == "failing"
+
+
+def test_healthz_is_503_when_the_task_queue_cannot_be_read(client, monkeypatch):
+    from django_tasks_db.models import DBTaskResult
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("queue down")
+
+    monkeypatch.setattr(DBTaskResult.objects, "exists", broken)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["task_queue"] == "failing"
 
 
 def test_healthz_is_503_and_says_what_fails(client, monkeypatch):
@@ -28,7 +68,14 @@ def test_healthz_is_503_and_says_what_fails(client, monkeypatch):
     monkeypatch.setattr(cache, "set", broken)
     response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {"status": "failing", "database": "ok", "cache": "failing"}
+    assert response.json() | {"task_workers": None} == {
+        "status": "failing",
+        "database": "ok",
+        "cache": "failing",
+        "object_store": "ok",
+        "task_queue": "ok",
+        "task_workers": None,
+    }
 
 
 def test_every_request_is_logged_as_structured_fields(client, caplog):

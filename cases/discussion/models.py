@@ -218,3 +218,23 @@ class Follow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} follows case {self.case_id}" + ("" if self.active else " (off)")
+
+
+class NotificationSent(models.Model):
+    """One notification e-mail sent: a task run again after its worker died skips it."""
+
+    comment = models.ForeignKey(
+        "cases.Comment", on_delete=models.CASCADE, related_name="notifications_sent"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["comment", "user"], name="notification_sent_unique_comment_user"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"comment {self.comment_id} notified to user {self.user_id}"
