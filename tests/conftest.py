@@ -35,11 +35,18 @@ def _plain_static_storage(tmp_path_factory):
     The fingerprinting storage itself is exercised by tests/test_static.py.
     """
     from django.conf import settings
+    from django.test.utils import override_settings
 
-    settings.STATIC_ROOT = tmp_path_factory.mktemp("static")
-    settings.STORAGES = settings.STORAGES | {
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
-    }
+    # override_settings tells Django's storage handler, which may already have read STORAGES
+    # (a test module that imports storage code at collection).
+    plain = override_settings(
+        STATIC_ROOT=tmp_path_factory.mktemp("static"),
+        STORAGES=settings.STORAGES
+        | {"staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}},
+    )
+    plain.enable()
+    yield
+    plain.disable()
 
 
 @pytest.fixture
