@@ -116,6 +116,7 @@ def test_the_room_follows_the_presenters_step_and_slice(
         assert room.locator("[data-follow]").get_attribute("aria-pressed") == "false"
         console.keyboard.press("ArrowDown")  # the presenter moves on: the member stays put
         _until(console, "document.querySelector('#viewer-1-stage').dataset.slice === '18'")
+        console.locator("#viewer-1").focus()  # as a presenter's next key press would find it
         console.keyboard.press("ArrowDown")
         _until(console, "document.querySelector('#viewer-1-stage').dataset.slice === '19'")
         time.sleep(1.5)
