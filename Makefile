@@ -7,7 +7,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 WORKERS ?= 3
 
-.PHONY: demo test serve worker install install-dev chromium migrate static lint format bench clean
+.PHONY: demo test serve worker sse install install-dev chromium migrate static lint format bench clean
 .PHONY: check-deploy test-redis bench-load dicom-listen orthanc bench-dicom-receive haproxy cluster bench-cluster
 
 $(BIN)/python:
@@ -57,6 +57,12 @@ demo: migrate static
 
 serve: migrate static
 	$(WITH_WORKER) $(GUNICORN)
+
+# The conference's push stream (server-sent events fed by Redis pub/sub) on SSE_PORT; the
+# balancer sends /c/<code>/events/ here. Needs REDIS_URL; without it the room polls.
+SSE_PORT ?= 8001
+sse: install
+	$(BIN)/uvicorn cases.conference.stream:app --host $(HOST) --port $(SSE_PORT) --no-access-log
 
 # The background worker alone (production runs one or more beside the app servers).
 worker: migrate
