@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 WORKERS ?= 3
 
 .PHONY: demo test serve worker sse install install-dev chromium migrate static lint format bench clean
-.PHONY: check-deploy test-redis bench-load dicom-listen orthanc bench-dicom-receive haproxy cluster bench-cluster
+.PHONY: check-deploy test-redis bench-conference-push bench-load dicom-listen orthanc bench-dicom-receive haproxy cluster bench-cluster
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,8 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-# Debian's HAProxy, the balancer of `make cluster` and `make bench-cluster`.
+# Debian's HAProxy, the balancer of `make cluster` and `make bench-cluster`, and of the push
+# stream's browser test.
 haproxy:
 	@if ! command -v haproxy >/dev/null && [ ! -x /usr/sbin/haproxy ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -89,7 +90,7 @@ orthanc:
 dicom-listen: migrate
 	$(BIN)/python manage.py dicom_listen
 
-test: install-dev chromium orthanc $(AXE)
+test: install-dev chromium orthanc haproxy $(AXE)
 	$(BIN)/python -m pytest
 
 # `check --deploy` as production sees it: run it with the production environment set (CI
@@ -110,6 +111,11 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 # worker is killed every 20 s. About 8 minutes. BENCH_ARGS="--load --duration 60" etc.
 bench-load: $(VENV)/.installed-bench
 	$(BIN)/python bench/load/run.py $(BENCH_ARGS)
+
+# The conference's push against polling (bench/conference_push.py, figures printed): 300
+# members on two gunicorn servers, the stream under uvicorn, Redis db 14. About a minute.
+bench-conference-push: install-dev
+	$(BIN)/python bench/conference_push.py $(BENCH_ARGS)
 
 # Two gunicorn app servers behind HAProxy on http://$(HOST):$(PORT)/, sharing the machine's
 # PostgreSQL (a scratch database) and Redis (db 14) and a SeaweedFS bucket started here, with

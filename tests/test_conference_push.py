@@ -46,10 +46,8 @@ def redis_url(settings):
     return REDIS_URL
 
 
-@pytest.fixture(scope="module")
-def sse_server():
+def uvicorn_start() -> tuple[str, subprocess.Popen]:
     """uvicorn serving the stream on a free loopback port, with Redis db 15."""
-    _redis_or_skip()
     (port,) = free_ports(1)
     env = os.environ | {"REDIS_URL": REDIS_URL, "DJANGO_SETTINGS_MODULE": "caseviewer.settings"}
     process = subprocess.Popen(
@@ -63,12 +61,18 @@ def sse_server():
     while True:
         try:
             httpx.get(f"{base}/", timeout=0.5)
-            break
+            return base, process
         except httpx.TransportError:
             if time.monotonic() > deadline or process.poll() is not None:
                 process.kill()
                 pytest.fail("uvicorn did not start")
             time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def sse_server():
+    _redis_or_skip()
+    base, process = uvicorn_start()
     yield base
     process.terminate()
     try:

@@ -17,12 +17,14 @@
   let streamHeard = 0;
   let lastPoll = 0;
 
+  const streamSays = (what) => { const p = poll(); if (p) p.dataset.stream = what; };
   document.addEventListener("htmx:sseOpen", (event) => {
-    const heard = () => { streamHeard = Date.now(); };
+    streamSays("open");
+    const heard = () => { streamHeard = Date.now(); streamSays("heard"); };
     event.detail.source.addEventListener("state", heard);
     event.detail.source.addEventListener("ping", heard);
   });
-  document.addEventListener("htmx:sseError", () => { streamHeard = 0; });
+  document.addEventListener("htmx:sseError", () => { streamHeard = 0; streamSays("error"); });
 
   document.addEventListener("htmx:confirm", (event) => {
     // The timer's polls (no triggering event) wait while the stream speaks for them.
