@@ -143,7 +143,7 @@ clean:
 # Library speed at 100 and 10,000 cases (figures printed, not a timed test), on SQLite and
 # on PostgreSQL (BENCH_POSTGRES_URL; the bench creates and drops its own scratch database).
 .PHONY: bench-library bench-viewer bench-viewer-browser bench-conference bench-ingest bench-measure deid-table
-bench: bench-viewer bench-measure bench-conference bench-library bench-ingest bench-load bench-cluster
+bench: bench-viewer bench-measure bench-conference bench-conference-push bench-library bench-ingest bench-load bench-cluster
 
 # Viewer renders through gunicorn against whitenoise's static ceiling (and Orthanc when the
 # Debian package is installed); figures printed, not a timed test.
