@@ -17,6 +17,14 @@ from tests.test_conference_push import REDIS_URL, _redis_or_skip, uvicorn_start
 pytestmark = pytest.mark.django_db(transaction=True)
 
 HAPROXY = "/usr/sbin/haproxy"
+CONSOLE_SLICE = "document.querySelector('#viewer-1-stage').dataset.slice === '{}'"
+ROOM_SLICE = "document.querySelector('#live-stage #viewer-1-stage')?.dataset.slice === '{}'"
+ROOM_HELD = """(() => {
+  const viewer = document.querySelector('#live-stage #viewer-1');
+  const image = viewer.querySelector('.viewer-image');
+  return {engaged: viewer.dataset.engaged === '1', complete: image.complete,
+          src: image.getAttribute('src')};
+})()"""
 
 
 def haproxy_config(port: int, app: int, stream: int) -> str:
@@ -92,6 +100,19 @@ def test_the_room_hears_the_presenters_step_on_the_stream(
         console.get_by_role("button", name="Start").click()
         room.wait_for_selector("text=Case 1 of 1", timeout=1500)
         assert [t for t in polls if t > quiet - 2] == [polls[-1]]  # only the stream's fetch
+
+        # The presenter scrolls: the room holds the stack and steps through it.
+        console.locator("body").click(position={"x": 5, "y": 5})
+        console.keyboard.press("ArrowRight")
+        room.wait_for_selector("#live-stage #viewer-1 .viewer-image", timeout=3000)
+        console.locator("#viewer-1").focus()
+        for number in (16, 17):
+            console.keyboard.press("ArrowDown")
+            _until(console, CONSOLE_SLICE.format(number))
+            _until(room, ROOM_SLICE.format(number), timeout=1.5)
+        held = room.evaluate(ROOM_HELD)
+        assert held["engaged"] and held["complete"], held
+        assert "size=" in held["src"], held  # the held stack's picture, not the fragment's
     finally:
         console_context.close()
         room_context.close()
