@@ -85,6 +85,7 @@ def test_the_room_hears_the_presenters_step_on_the_stream(
     browser,
     balanced,
     head_ct_conference,  # noqa: F811
+    screenshot_dir,
 ):
     presenter, conference = head_ct_conference
     console_context = _login(browser, balanced, presenter)
@@ -113,6 +114,9 @@ def test_the_room_hears_the_presenters_step_on_the_stream(
         held = room.evaluate(ROOM_HELD)
         assert held["engaged"] and held["complete"], held
         assert "size=" in held["src"], held  # the held stack's picture, not the fragment's
+        for width in (1440, 390):
+            room.set_viewport_size({"width": width, "height": 900})
+            room.screenshot(path=str(screenshot_dir / f"conference-push-room-{width}.png"))
     finally:
         console_context.close()
         room_context.close()
