@@ -7,8 +7,8 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 WORKERS ?= 3
 
-.PHONY: demo test serve worker install install-dev chromium migrate static lint format bench clean
-.PHONY: check-deploy test-redis bench-load dicom-listen orthanc bench-dicom-receive haproxy cluster bench-cluster
+.PHONY: demo test serve worker sse install install-dev chromium migrate static lint format bench clean
+.PHONY: check-deploy test-redis bench-conference-push bench-load dicom-listen orthanc bench-dicom-receive haproxy cluster bench-cluster
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,8 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-# Debian's HAProxy, the balancer of `make cluster` and `make bench-cluster`.
+# Debian's HAProxy, the balancer of `make cluster` and `make bench-cluster`, and of the push
+# stream's browser test.
 haproxy:
 	@if ! command -v haproxy >/dev/null && [ ! -x /usr/sbin/haproxy ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -58,6 +59,12 @@ demo: migrate static
 serve: migrate static
 	$(WITH_WORKER) $(GUNICORN)
 
+# The conference's push stream (server-sent events fed by Redis pub/sub) on SSE_PORT; the
+# balancer sends /c/<code>/events/ here. Needs REDIS_URL; without it the room polls.
+SSE_PORT ?= 8001
+sse: install
+	$(BIN)/uvicorn cases.conference.stream:app --host $(HOST) --port $(SSE_PORT) --no-access-log
+
 # The background worker alone (production runs one or more beside the app servers).
 worker: migrate
 	$(BIN)/python manage.py worker
@@ -83,7 +90,7 @@ orthanc:
 dicom-listen: migrate
 	$(BIN)/python manage.py dicom_listen
 
-test: install-dev chromium orthanc $(AXE)
+test: install-dev chromium orthanc haproxy $(AXE)
 	$(BIN)/python -m pytest
 
 # `check --deploy` as production sees it: run it with the production environment set (CI
@@ -104,6 +111,11 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 # worker is killed every 20 s. About 8 minutes. BENCH_ARGS="--load --duration 60" etc.
 bench-load: $(VENV)/.installed-bench
 	$(BIN)/python bench/load/run.py $(BENCH_ARGS)
+
+# The conference's push against polling (bench/conference_push.py, figures printed): 300
+# members on two gunicorn servers, the stream under uvicorn, Redis db 14. About a minute.
+bench-conference-push: install-dev
+	$(BIN)/python bench/conference_push.py $(BENCH_ARGS)
 
 # Two gunicorn app servers behind HAProxy on http://$(HOST):$(PORT)/, sharing the machine's
 # PostgreSQL (a scratch database) and Redis (db 14) and a SeaweedFS bucket started here, with
@@ -131,7 +143,7 @@ clean:
 # Library speed at 100 and 10,000 cases (figures printed, not a timed test), on SQLite and
 # on PostgreSQL (BENCH_POSTGRES_URL; the bench creates and drops its own scratch database).
 .PHONY: bench-library bench-viewer bench-viewer-browser bench-conference bench-ingest bench-measure deid-table
-bench: bench-viewer bench-measure bench-conference bench-library bench-ingest bench-load bench-cluster
+bench: bench-viewer bench-measure bench-conference bench-conference-push bench-library bench-ingest bench-load bench-cluster
 
 # Viewer renders through gunicorn against whitenoise's static ceiling (and Orthanc when the
 # Debian package is installed); figures printed, not a timed test.

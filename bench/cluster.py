@@ -13,7 +13,8 @@ no argument) prints figures, not a timed test:
 
 Everything runs on loopback: the machine's PostgreSQL (a scratch database, dropped at the
 end) and Redis (db 14, flushed), a SeaweedFS started here (tests/seaweedfs.py), two
-gunicorns, one background worker and Debian's haproxy (installed by the make target).
+gunicorns, one background worker, the conference's push stream (uvicorn, routed by
+/c/<code>/events/) and Debian's haproxy (installed by the make target).
 """
 
 from __future__ import annotations
@@ -54,11 +55,18 @@ LEARNER = ("learner", "caseviewer-learner")
 HEAD_CT = "sample-head-ct-series"
 
 
-def haproxy_config(port: int, servers: dict[str, int]) -> str:
+def haproxy_config(port: int, servers: dict[str, int], stream: int | None = None) -> str:
     lines = "\n".join(
         f"    server {name} 127.0.0.1:{p} check inter 500ms fall 2 rise 2"
         for name, p in servers.items()
     )
+    stream_route = (
+        # The conference's push stream (cases/conference/stream.py) to its uvicorn process.
+        "    acl events path_reg ^/c/[^/]+/events/$\n    use_backend stream if events\n"
+        if stream
+        else ""
+    )
+    stream_backend = f"\nbackend stream\n    server sse 127.0.0.1:{stream}\n" if stream else ""
     return f"""global
     maxconn 2000
 
@@ -75,7 +83,7 @@ defaults
 
 frontend web
     bind 127.0.0.1:{port}
-    default_backend app
+{stream_route}    default_backend app
 
 backend app
     balance roundrobin
@@ -83,7 +91,7 @@ backend app
     http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host 127.0.0.1
     http-check expect status 200
 {lines}
-"""
+{stream_backend}"""
 
 
 class Cluster:
@@ -97,6 +105,7 @@ class Cluster:
         self.media = media
         self.port = port or free_port()
         self.ports = {"a": free_port(), "b": free_port()}
+        self.stream_port = free_port()  # the conference push stream (uvicorn)
         self.database = f"caseviewer_cluster_{os.getpid()}_{media}"
         self.processes: dict[str, subprocess.Popen] = {}
         self.seaweedfs = None
@@ -133,10 +142,15 @@ class Cluster:
                 PORT=str(port),
             )
         self.processes["worker"] = self.spawn("worker", [PYTHON, "manage.py", "worker"])
+        self.processes["sse"] = self.spawn(
+            "sse",
+            [PYTHON, "-m", "uvicorn", "cases.conference.stream:app", "--host", "127.0.0.1",
+             "--port", str(self.stream_port), "--no-access-log"],
+        )  # fmt: skip
         for port in self.ports.values():
             wait_ok(f"http://127.0.0.1:{port}/healthz")
         config = self.scratch / "haproxy.cfg"
-        config.write_text(haproxy_config(self.port, self.ports))
+        config.write_text(haproxy_config(self.port, self.ports, self.stream_port))
         self.processes["haproxy"] = self.spawn("haproxy", [haproxy(), "-db", "-f", str(config)])
         wait_ok(self.url("/healthz"))
         time.sleep(1.5)  # both servers seen up by the health checks

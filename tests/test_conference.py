@@ -438,7 +438,7 @@ def test_the_audience_page_works_without_javascript(live):
     page = Client().get(f"/c/{live.code}/").content.decode()
     assert '<meta http-equiv="refresh" content="5">' in page  # inside <noscript>
     assert "Man, 40, cough" in page and "First case" not in page
-    assert 'hx-trigger="every 1s, cv:poll"' in page
+    assert 'hx-trigger="every 1s, cv:poll, sse:state"' in page
 
 
 def test_a_304_poll_needs_no_session_and_at_most_one_query(live, django_assert_max_num_queries):

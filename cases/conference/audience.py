@@ -1,7 +1,9 @@
 """The audience's page of a live conference: join by code, watch, look around, answer.
 
-The page polls ``live`` with ``If-None-Match``: 304 while the state's version is unchanged
-(one Redis GET or one indexed query, no session), else the new state's fragments. The part
+The page hears of each change on the push stream (``/c/<code>/events/``, stream.py) and
+polls ``live`` with ``If-None-Match``: 304 while the state's version is unchanged
+(one Redis GET or one indexed query, no session), else the new state's fragments; without
+the stream (no Redis, a proxy that buffers) it polls once a second as before. The part
 everyone sees alike (the step and the viewer) is rendered once per version and cached; only
 the question panel, which holds the member's own answer, is rendered per member.
 """
@@ -226,6 +228,19 @@ def live(request: HtmxHttpRequest, code: str) -> HttpResponse:
     response["ETag"] = state.etag
     response["Cache-Control"] = LIVE_CACHE_CONTROL
     _heartbeat(request, response, state)
+    return response
+
+
+@require_GET
+def events(request: HttpRequest, code: str) -> HttpResponse:
+    """The push stream's address when no ASGI process answers it: 204, so the page polls.
+
+    The balancer routes ``/c/<code>/events/`` to the stream (``stream.py``, ``make sse``);
+    an app server alone cannot hold thousands of open streams in its few workers.
+    """
+    _get_live_or_404(code)
+    response = HttpResponse(status=204)
+    response["Cache-Control"] = "no-store"
     return response
 
 

@@ -3,8 +3,9 @@
 One small JSON document per conference with a version number that goes up by one with each
 change. The database row (``Conference.state`` / ``version``) is the record; with
 ``REDIS_URL`` set, Redis holds a copy that answers the audience's polls (and keeps the head
-count), so a poll costs one Redis GET and no database query. Nothing lives in a worker's
-memory that another worker needs.
+count), so a poll costs one Redis GET and no database query, and each change is announced
+on the conference's pub/sub channel for the push stream (``stream.py``). Nothing lives in a
+worker's memory that another worker needs.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import AudienceMember, Conference
+from .stream import events_channel
 
 HEARTBEAT_SECONDS = 20  # how often one audience member's poll records that they are there
 PRESENT_SECONDS = 50  # seen within this long: counted in the audience
@@ -177,6 +179,8 @@ class RedisStateStore(DatabaseStateStore):
     def change(self, conference: Conference, update: Callable[[LiveState], LiveState]) -> LiveState:
         live = super().change(conference, update)
         self._publish(live)
+        # Announced after the copy is stored: a page told of a version finds it when it asks.
+        self.redis.publish(events_channel(live.code), live.version)
         return live
 
     def forget(self, code: str) -> None:

@@ -14,6 +14,7 @@ urlpatterns = [
     path("c/", audience.join, name="conference_join"),
     path("c/<str:code>/", audience.audience, name="conference_audience"),
     path("c/<str:code>/live/", audience.live, name="conference_live"),
+    path("c/<str:code>/events/", audience.events, name="conference_events"),
     path(
         "c/<str:code>/figures/<int:number>/",
         audience.audience_figure,

@@ -1,6 +1,7 @@
 // Live conference pages. Everything works without this file (the audience page reloads every
-// few seconds; the presenter posts forms); with it, the room follows the presenter within a
-// second and the presenter drives with the keyboard and the viewer.
+// few seconds; the presenter posts forms); with it, the room follows the presenter: told of
+// each change on the push stream (htmx's SSE extension), polling once a second while the
+// stream is silent, and the presenter drives with the keyboard and the viewer.
 (() => {
   "use strict";
 
@@ -9,6 +10,30 @@
   const bar = () => document.getElementById("live-bar");
   let following = true;
   let forceNext = false;
+  // The stream counts as live while it has said something lately (the server pings every
+  // 15 s): a proxy that buffers lets it open but holds its events, and then the page polls.
+  const STREAM_QUIET_MS = 20000;
+  const POLL_WHILE_STREAMING_MS = 15000; // still counted in the room, and a safety net
+  let streamHeard = 0;
+  let lastPoll = 0;
+
+  const streamSays = (what) => { const p = poll(); if (p) p.dataset.stream = what; };
+  document.addEventListener("htmx:sseOpen", (event) => {
+    streamSays("open");
+    const heard = () => { streamHeard = Date.now(); streamSays("heard"); };
+    event.detail.source.addEventListener("state", heard);
+    event.detail.source.addEventListener("ping", heard);
+  });
+  document.addEventListener("htmx:sseError", () => { streamHeard = 0; streamSays("error"); });
+
+  document.addEventListener("htmx:confirm", (event) => {
+    // The timer's polls (no triggering event) wait while the stream speaks for them.
+    if (event.detail.elt.id !== "live-poll" || event.detail.triggeringEvent) return;
+    const now = Date.now();
+    if (now - streamHeard < STREAM_QUIET_MS && now - lastPoll < POLL_WHILE_STREAMING_MS) {
+      event.preventDefault();
+    }
+  });
 
   function syncFollow() {
     const p = poll();
@@ -41,6 +66,7 @@
   document.addEventListener("htmx:configRequest", (event) => {
     const elt = event.detail.elt;
     if (elt.id === "live-poll") {
+      lastPoll = Date.now();
       const shown = bar();
       if (shown && shown.dataset.etag && !forceNext) {
         event.detail.headers["If-None-Match"] = shown.dataset.etag;

@@ -18,6 +18,8 @@
   const ZOOM_MAX = 8;
   const DRAG_FRAME_MS = 40;
   const states = new WeakMap();
+  const held = new Map(); // a stack's slices held in the browser, by the stage's data-stack
+  const HELD_STACKS = 4;
   let hovered = null;
   let drag = null;
 
@@ -156,7 +158,16 @@
     if (!urls.length) return;
     const key = urls.join(" ");
     if (st.stack && st.stack.key === key) return;
+    // A viewer swapped in for the same stack (the room following the presenter's slice)
+    // takes over the pictures already held: no slice is fetched or decoded twice.
+    const kept = held.get(stage.dataset.stack);
+    if (kept && kept.key === key) {
+      st.stack = kept;
+      return;
+    }
     const stack = { key, urls, images: [], ready: urls.map(() => false) };
+    if (held.size >= HELD_STACKS) held.clear();
+    held.set(stage.dataset.stack, stack);
     const waiting = new Set(urls.keys());
     let busy = 0;
     st.stack = stack;
@@ -877,6 +888,34 @@
   document.addEventListener("htmx:afterSettle", (event) => {
     const stage = event.detail.elt;
     if (stage.classList && stage.classList.contains("viewer-stage")) stageReady(stage);
+  });
+
+  // A region swapped out of band (the room's stage) whose viewer shows a stack held here:
+  // its picture comes from the held slices at once, and the new viewer keeps holding them,
+  // so the presenter's scrolling steps through the room's screens instead of jumping.
+  document.addEventListener("htmx:oobBeforeSwap", (event) => {
+    const fragment = event.detail.fragment;
+    if (!fragment || !fragment.querySelectorAll) return;
+    for (const stage of fragment.querySelectorAll(".viewer-stage[data-stack]")) {
+      const stack = held.get(stage.dataset.stack);
+      const number = Number(stage.dataset.slice);
+      const image = stage.querySelector(".viewer-image");
+      if (!stack || !image || !number || !stack.ready[number - 1]) continue;
+      image.removeAttribute("srcset");
+      image.setAttribute("src", stack.urls[number - 1]);
+    }
+  });
+  document.addEventListener("htmx:oobAfterSwap", (event) => {
+    // The event's target is the element swapped out: find its successor by id.
+    const old = event.detail.target;
+    const target = old && old.id ? document.getElementById(old.id) : old;
+    if (!target || !target.querySelectorAll) return;
+    for (const viewer of target.querySelectorAll(VIEWER)) {
+      const stage = stageOf(viewer);
+      if (stage && (held.has(stage.dataset.stack) || viewer.closest("[data-hold-stack]"))) {
+        engage(viewer);
+      }
+    }
   });
 
   function start() {
