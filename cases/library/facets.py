@@ -271,8 +271,7 @@ def library_counts(
             skip = facet.name if chosen else ""
             shared = (facet.model, facet.field, skip)
             if shared not in tallies:
-                narrowed = filters_apply(cases, filters, mode=mode, skip=skip) if skip else found
-                tallies[shared] = facet.tally(narrowed)
+                tallies[shared] = facet.tally(filters_apply(cases, filters, mode=mode, skip=skip))
             facets.append(facet.counts(tallies[shared], chosen))
         counted = (found.count(), facets)
         cache.set(key, counted, COUNTS_CACHE_SECONDS)
