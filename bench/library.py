@@ -5,8 +5,8 @@ Run: ``make bench-library`` (both databases), or one of them:
     .venv/bin/python bench/library.py                       # SQLite (a scratch file)
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/library.py
 
-It builds a scratch database (``caseviewer_bench_library`` on the PostgreSQL server, a
-temporary file on SQLite) with 100 cases with figures, slices, tags, keywords, difficulty and
+It builds a scratch database (``caseviewer_bench_library`` on the PostgreSQL server, or
+BENCH_DATABASE so that two runs do not collide; a temporary file on SQLite) with 100 cases with figures, slices, tags, keywords, difficulty and
 comments, copies it and grows the copy to 10,000 cases (bulk inserts, then one index
 rebuild), then measures the pages of both. Each page is fetched in-process through the whole
 Django stack (middleware, view, templates) by an anonymous visitor: BENCH_REPEAT (60) timed
@@ -358,7 +358,8 @@ def main() -> None:
     if connection.vendor == "sqlite":
         connection.settings_dict["TEST"]["NAME"] = f"{scratch}/test-{SIZES[0]}.sqlite3"
     else:  # never the test suite's database, which may be in use
-        connection.settings_dict["TEST"]["NAME"] = "caseviewer_bench_library"
+        scratch_name = os.environ.get("BENCH_DATABASE", "caseviewer_bench_library")
+        connection.settings_dict["TEST"]["NAME"] = scratch_name
     name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     engine = f"{connection.vendor} {connection.Database.__name__}"
     if connection.vendor == "sqlite":

@@ -327,6 +327,11 @@ class Figure(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["case", "number"], name="figure_unique_number"),
         ]
+        indexes = [
+            # The library's plane counts (cases.library.facets, the "plane" facet's tally):
+            # each case's planes read from the index, without a visit to each figure's row.
+            models.Index(fields=["case", "plane"], name="cases_figure_case_plane_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.label or f"Figure {self.number}"

@@ -44,24 +44,30 @@ SORTS = {
 class Facet:
     """A way to narrow the library: the table that files each case under values.
 
-    ``model`` has a ``case`` field; ``value`` is its field the URL names a choice by, and
-    ``label`` the one shown (the value itself when empty). A case filed under none of the
-    values may be a choice of its own (``unfiled``, its label, as "Not rated").
+    ``model`` has a ``case`` field and ``field``, the value a case is filed under: the choice
+    itself (a figure's plane), or a foreign key to the rows that name the choices (a tag),
+    those of them ``where`` selects, by their ``value`` in the URL and their ``label`` on the
+    page (the value itself when empty). A blank value files nothing. A case filed under none
+    of the values may be a choice of its own (``unfiled``, its label, as "Not rated").
     """
 
     name: str  # the URL parameter
     title: str
     model: type[models.Model]
-    value: str
+    field: str
+    where: Q = field(default_factory=Q)  # with a foreign key: the rows that are choices here
+    value: str = "pk"
     label: str = ""
-    where: Q = field(default_factory=Q)  # the model's rows this facet reads
     names: Mapping[str, str] = field(default_factory=dict)  # fixed choices, in their order
     unfiled: str = ""
     top: int = 0  # show only the most frequent choices (and the chosen ones)
+    repeats: bool = False  # a case can be filed twice under one value (two figures)
     modes: frozenset[Mode] = frozenset(Mode)
 
-    def rows(self) -> QuerySet:
-        return self.model.objects.filter(self.where).order_by()
+    @property
+    def named_by(self) -> type[models.Model] | None:
+        """The model whose rows are the choices, when ``field`` is a foreign key to it."""
+        return self.model._meta.get_field(self.field).related_model
 
     def valid(self, value: str) -> bool:
         if not self.names:
@@ -70,26 +76,51 @@ class Facet:
 
     def condition(self, chosen: list[str]) -> Q:
         """The cases filed under any of ``chosen``."""
-        filed = self.rows().values("case")
+        filed = self.model.objects.values("case")
         values = [value for value in chosen if not (self.unfiled and value == UNRATED)]
-        either = [Q(pk__in=filed.filter(**{f"{self.value}__in": values}))] if values else []
+        either = []
+        if values:
+            either.append(Q(pk__in=filed.filter(**{f"{self.field}__in": self._named(values)})))
         if self.unfiled and UNRATED in chosen:
             either.append(~Q(pk__in=filed))
         return reduce(or_, either)
 
-    def count(self, cases: QuerySet[Case], chosen: list[str]) -> FacetCounts:
-        """Each choice with its number of ``cases``; ``chosen``: the values ticked."""
-        shown = [self.value, self.label] if self.label else [self.value]
-        rows = self.rows().filter(case__in=cases.values("pk")).values(*shown)
-        counts = {
-            str(row[self.value]): (self.names.get(str(row[self.value])) or row[shown[-1]], row["n"])
-            for row in rows.annotate(n=Count("case", distinct=True))
-        }
+    def _named(self, values: list[str]) -> list[str] | QuerySet:
+        """The values of ``field`` that ``values`` name in the URL."""
+        if not self.named_by:
+            return values
+        rows = self.named_by.objects.filter(self.where, **{f"{self.value}__in": values})
+        return rows.values("pk")
+
+    def tally(self, cases: QuerySet[Case]) -> dict:
+        """The number of ``cases`` filed under each value of ``field`` (a label's id).
+
+        One grouped query; facets on the same table and cases share it (see
+        ``library_counts``), so it counts every value, and ``counts`` picks this facet's.
+        """
+        filed = self.model.objects.filter(case__in=cases.values("pk")).order_by()
+        counted = dict(filed.values_list(self.field).annotate(Count("case", distinct=self.repeats)))
         if self.unfiled:
-            counts[UNRATED] = (
-                self.unfiled,
-                cases.exclude(pk__in=self.rows().values("case")).count(),
-            )
+            counted[None] = cases.exclude(pk__in=self.model.objects.values("case")).count()
+        return counted
+
+    def counts(self, tally: dict, chosen: list[str]) -> FacetCounts:
+        """Each choice with its count from ``tally``; ``chosen``: the values ticked."""
+        if self.named_by:  # the labels of the ids counted, in one query
+            shown = [self.value, self.label or self.value]
+            rows = self.named_by.objects.filter(self.where, pk__in=list(tally))
+            counts = {
+                str(value): (label, tally[pk])
+                for pk, value, label in rows.values_list("pk", *shown)
+            }
+        else:
+            counts = {
+                str(value): (self.names.get(str(value), str(value)), n)
+                for value, n in tally.items()
+                if value not in ("", None)
+            }
+        if self.unfiled:
+            counts[UNRATED] = (self.unfiled, tally[None])
         # A choice ticked stays in view, to be unticked, when its label is known uncounted.
         for value in chosen:
             if value not in counts and not self.label:
@@ -117,30 +148,33 @@ FACETS = [
         "modality",
         "Modality",
         Case.tags.through,
-        "tag__slug",
-        "tag__name",
-        where=Q(tag__kind="modality"),
+        "tag",
+        Q(kind="modality"),
+        value="slug",
+        label="name",
     ),
     Facet(
         "system",
         "Body system",
         Case.tags.through,
-        "tag__slug",
-        "tag__name",
-        where=Q(tag__kind="system"),
+        "tag",
+        Q(kind="system"),
+        value="slug",
+        label="name",
     ),
     # Keywords can name the diagnosis: unknown mode neither shows nor takes them.
     Facet(
         "keyword",
         "Keyword",
         Case.keywords.through,
-        "keyword__name",
+        "keyword",
+        value="name",
         top=15,
         modes=frozenset({Mode.ARTICLE}),
     ),
     # A case is filed under the planes of its figures. Not in unknown mode, whose figures
     # of the later steps must not show through.
-    Facet("plane", "Plane", Figure, "plane", where=~Q(plane=""), modes=frozenset({Mode.ARTICLE})),
+    Facet("plane", "Plane", Figure, "plane", repeats=True, modes=frozenset({Mode.ARTICLE})),
     Facet(
         "difficulty",
         "Difficulty",
@@ -227,14 +261,18 @@ def library_counts(
     key = f"library:counts:{library_version()}:{hashlib.sha256(state.encode()).hexdigest()}"
     counted = cache.get(key)
     if counted is None:
-        total = filters_apply(cases, filters, mode=mode).count()
-        facets = [
-            facet.count(
-                filters_apply(cases, filters, mode=mode, skip=facet.name),
-                filters.chosen.get(facet.name, []),
-            )
-            for facet in facets_of(mode)
-        ]
-        counted = (total, facets)
+        found = filters_apply(cases, filters, mode=mode)
+        # A facet not ticked counts the cases found, as every other one not ticked does, so
+        # facets on one table (modality and body system) share one query.
+        tallies: dict[tuple, dict] = {}
+        facets = []
+        for facet in facets_of(mode):
+            chosen = filters.chosen.get(facet.name, [])
+            skip = facet.name if chosen else ""
+            shared = (facet.model, facet.field, skip)
+            if shared not in tallies:
+                tallies[shared] = facet.tally(filters_apply(cases, filters, mode=mode, skip=skip))
+            facets.append(facet.counts(tallies[shared], chosen))
+        counted = (found.count(), facets)
         cache.set(key, counted, COUNTS_CACHE_SECONDS)
     return counted

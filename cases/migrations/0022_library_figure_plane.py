@@ -1,0 +1,17 @@
+# The library's plane counts group each case's figures by plane (cases.library.facets): an
+# index on (case, plane) answers them without reading each figure's row.
+
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("cases", "0015_medpix_source_fields"),
+    ]
+
+    operations = [
+        migrations.AddIndex(
+            model_name="figure",
+            index=models.Index(fields=["case", "plane"], name="cases_figure_case_plane_idx"),
+        ),
+    ]
