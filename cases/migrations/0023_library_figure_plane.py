@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0015_medpix_source_fields"),
+        ("cases", "0022_scale_task_workers"),
     ]
 
     operations = [
