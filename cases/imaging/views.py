@@ -30,6 +30,7 @@ from cases.preview import sees_drafts
 
 from .measure import value_at
 from .params import FORMATS, RenderParams, query_float
+from .reformat import ReformatError
 from .render import (
     annotations_digest,
     annotations_for_slice,
@@ -171,7 +172,10 @@ def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpRespo
     etag = render_etag(params.key())
     if etag in etags or "*" in etags:
         return _not_modified(etag)
-    data = slice_render(image, params, annotations=annotations)
+    try:
+        data = slice_render(image, params, annotations=annotations)
+    except ReformatError as error:
+        return HttpResponseBadRequest(str(error))
     return _image_response(data, fmt, etag)
 
 
@@ -224,8 +228,9 @@ def published_image(request: HttpRequest, token: str, fmt: str) -> HttpResponse 
         return _not_modified(etag)
     if (data := render_cache_get(key)) is not None:
         return _image_response(data, params.fmt, etag) if _published(params.token) else None
-    if params.annotations:
-        return None  # drawn only after the view's check of the digest
+    if params.annotations or params.plane != "axial":
+        # Drawn only after the view's check of the digest; a reformat may be refused in words.
+        return None
     image = _slice_read(params.token, figure__case__status=Case.Status.PUBLISHED)
     if image is None:
         return None  # a draft (staff may see it) or no such image: the view decides

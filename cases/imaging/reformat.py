@@ -1,0 +1,200 @@
+"""Coronal and sagittal reformats of a stack: its volume, built once per worker, cut in a plane.
+
+The volume is built in the stack's own frame: ``r`` and ``c`` (ImageOrientationPatient's row
+and column cosines) and their normal ``n = r x c``. Each slice lies at a distance
+``d = ImagePositionPatient . n`` along the normal; the spacing between slices may vary, and a
+gantry tilt shows as slices whose first pixel moves along ``c`` from one slice to the next
+(positions stepping along z while the planes are tilted). Building the volume shifts every
+slice by its in-plane offset from the first slice (bilinear, so a tilt is undone, not
+staircased); a plane's image then interpolates linearly along the normal between the two
+slices that bracket each row, onto rows one pixel spacing apart, so the picture has square
+pixels in mm whatever the slice spacing.
+
+``coronal`` is the plane through ``r`` and ``n`` (one per row of the axial image), shown with
+the head up and the patient's right on the viewer's left; ``sagittal`` the plane through ``c``
+and ``n`` (one per column), anterior on the left. With a gantry tilt they are perpendicular to
+the acquired slices, as the scanner's own reformats are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cases.models import Slice
+
+from .render import slice_decode
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+REFORMAT_MIN_SLICES = 8
+# Volumes kept per worker: a head CT is about 30 MB of float32, so a few stacks of a study.
+VOLUME_CACHE_SIZE = 3
+_ORIENTATION_TOLERANCE = 1e-3
+_GEOMETRY_FIELDS = (
+    "id", "token", "image", "kind", "position", "width", "height", "image_position",
+    "image_orientation", "pixel_spacing_row", "pixel_spacing_column",
+)  # fmt: skip
+
+
+class ReformatError(ValueError):
+    """Why a stack cannot be reformatted, in words for the viewer."""
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A stack's slices shifted into one frame: ``values[k]`` lies at ``distances[k]`` mm."""
+
+    values: NDArray  # float32 (slices, rows, columns), sorted by distance
+    distances: NDArray  # float64, increasing, mm along the normal
+    row_spacing: float  # mm between rows (along c)
+    column_spacing: float  # mm between columns (along r)
+    fill: float  # the value shifted in from outside the field of view
+
+    def count(self, plane: str) -> int:
+        """How many slices the plane has: rows for coronal, columns for sagittal."""
+        return self.values.shape[1] if plane == "coronal" else self.values.shape[2]
+
+
+def stack_geometry_problem(slices: list[Slice]) -> str | None:
+    """Why these slices (of one figure) cannot be reformatted, or None if they can."""
+    if len(slices) < REFORMAT_MIN_SLICES:
+        return f"Reformats need a stack of at least {REFORMAT_MIN_SLICES} slices."
+    if any(s.kind != Slice.Kind.GREY16 for s in slices):
+        return "Reformats need the stack's original DICOM values."
+    if any(
+        not s.image_position or not s.image_orientation or not s.spacing or not s.width
+        for s in slices
+    ):
+        return "The stack has no slice geometry (position, orientation, spacing)."
+    first = slices[0]
+    orientation = np.asarray(first.image_orientation, dtype=float)
+    for s in slices:
+        same = np.allclose(s.image_orientation, orientation, atol=_ORIENTATION_TOLERANCE)
+        if (
+            not same
+            or (s.width, s.height) != (first.width, first.height)
+            or s.spacing != first.spacing
+        ):
+            return "The stack's slices do not share one orientation and size."
+    normal = np.cross(orientation[:3], orientation[3:])
+    distances = sorted(float(np.dot(s.image_position, normal)) for s in slices)
+    if min(b - a for a, b in zip(distances, distances[1:], strict=False)) < 1e-3:
+        return "Two slices of the stack lie at the same position."
+    return None
+
+
+def figure_slices(figure_id: int) -> list[Slice]:
+    """The figure's slices with the fields a reformat reads, in stack order."""
+    return list(Slice.objects.filter(figure_id=figure_id).only(*_GEOMETRY_FIELDS))
+
+
+def volume_for(slices: list[Slice]) -> Volume:
+    """The stack's volume, from this worker's cache (keyed by the slices' tokens)."""
+    problem = stack_geometry_problem(slices)
+    if problem:
+        raise ReformatError(problem)
+    return _volume_cached(tuple((s.token, s.image.name) for s in slices), _geometry(slices))
+
+
+def plane_image(volume: Volume, plane: str, index: int) -> NDArray:
+    """The plane's ``index``-th slice as float32 values with square pixels, head up."""
+    index = min(max(index, 0), volume.count(plane) - 1)
+    if plane == "coronal":
+        section, spacing = volume.values[:, index, :], volume.column_spacing
+    elif plane == "sagittal":
+        section, spacing = volume.values[:, :, index], volume.row_spacing
+    else:
+        raise ValueError(f"not a reformat plane: {plane}")
+    distances = volume.distances
+    # Rows one pixel spacing apart along the normal, from the top (the furthest slice) down.
+    targets = distances[-1] - np.arange(int((distances[-1] - distances[0]) / spacing) + 1) * spacing
+    upper = np.clip(np.searchsorted(distances, targets, side="left"), 1, len(distances) - 1)
+    lower = upper - 1
+    weight = (targets - distances[lower]) / (distances[upper] - distances[lower])
+    weight = np.clip(weight, 0.0, 1.0).astype(np.float32)[:, None]
+    return section[lower] * (1 - weight) + section[upper] * weight
+
+
+# --- internals -------------------------------------------------------------------------------
+
+
+def _geometry(slices: list[Slice]) -> tuple:
+    """The slices' geometry as a hashable value (part of the cache key, with the tokens)."""
+    return tuple(
+        (
+            tuple(s.image_position),
+            tuple(s.image_orientation),
+            s.pixel_spacing_row,
+            s.pixel_spacing_column,
+        )  # fmt: skip
+        for s in slices
+    )
+
+
+@lru_cache(maxsize=VOLUME_CACHE_SIZE)
+def _volume_cached(files: tuple[tuple[str, str], ...], geometry: tuple) -> Volume:
+    orientation = np.asarray(geometry[0][1], dtype=float)
+    r, c = orientation[:3], orientation[3:]
+    normal = np.cross(r, c)
+    row_spacing, column_spacing = geometry[0][2], geometry[0][3]
+    origin = np.asarray(geometry[0][0], dtype=float)
+    placed = []
+    for (token, name), (position, *_rest) in zip(files, geometry, strict=True):
+        offset = np.asarray(position, dtype=float) - origin
+        placed.append(
+            (
+                float(np.dot(position, normal)),
+                float(np.dot(offset, r)) / column_spacing,
+                float(np.dot(offset, c)) / row_spacing,
+                token,
+                name,
+            )
+        )
+    placed.sort()
+    first = slice_decode(placed[0][3], placed[0][4], Slice.Kind.GREY16).pixels
+    fill = float(first.min())
+    values = np.empty((len(placed), *first.shape), dtype=np.float32)
+    for k, (_distance, dx, dy, token, name) in enumerate(placed):
+        pixels = slice_decode(token, name, Slice.Kind.GREY16).pixels
+        values[k] = _shifted(pixels, dx, dy, fill)
+    values.setflags(write=False)
+    distances = np.asarray([p[0] for p in placed])
+    return Volume(values, distances, row_spacing, column_spacing, fill)
+
+
+def _shifted(pixels: NDArray, dx: float, dy: float, fill: float) -> NDArray:
+    """``pixels`` as seen from the first slice's grid: out[y, x] = pixels[y - dy, x - dx].
+
+    A slice whose first pixel lies ``dx`` columns and ``dy`` rows from the first slice's
+    holds at its (x, y) the point at (x + dx, y + dy) of the common grid. Bilinear between
+    the four whole-pixel shifts around the fractional one.
+    """
+    ix, iy = int(np.floor(dx)), int(np.floor(dy))
+    fx, fy = np.float32(dx - ix), np.float32(dy - iy)
+    if ix == dx and iy == dy:
+        return _shift_whole(pixels, ix, iy, fill)
+    a = _shift_whole(pixels, ix, iy, fill)
+    b = _shift_whole(pixels, ix + 1, iy, fill)
+    top = a * (1 - fx) + b * fx
+    a = _shift_whole(pixels, ix, iy + 1, fill)
+    b = _shift_whole(pixels, ix + 1, iy + 1, fill)
+    bottom = a * (1 - fx) + b * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def _shift_whole(pixels: NDArray, dx: int, dy: int, fill: float) -> NDArray:
+    out = np.full(pixels.shape, fill, dtype=np.float32)
+    rows, columns = pixels.shape
+    if abs(dx) >= columns or abs(dy) >= rows:
+        return out
+    src_y = slice(max(-dy, 0), rows - max(dy, 0))
+    src_x = slice(max(-dx, 0), columns - max(dx, 0))
+    dst_y = slice(max(dy, 0), rows - max(-dy, 0))
+    dst_x = slice(max(dx, 0), columns - max(-dx, 0))
+    out[dst_y, dst_x] = pixels[src_y, src_x]
+    return out
