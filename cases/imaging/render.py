@@ -336,12 +336,18 @@ def _slice_render_uncached(
 
 def _reformat_decoded(slice: Slice, params: RenderParams) -> DecodedSlice:
     """The reformatted plane as a decoded slice (raises ``ReformatError`` when it cannot be)."""
-    from .reformat import figure_slices, plane_image, volume_for
+    from .reformat import figure_volume, plane_image
 
-    volume = volume_for(figure_slices(slice.figure_id))
+    volume = figure_volume(slice.figure_id)
     values = plane_image(volume, params.plane, params.plane_index)
-    # Whole HU (a half-unit rounding of interpolated values) keeps the lookup-table window.
-    return _with_lut_index(np.round(values), slice_pixels(slice).header_window)
+    header_window = slice_pixels(slice).header_window
+    offset, length = math.floor(volume.low), math.floor(volume.high) - math.floor(volume.low) + 1
+    if length > 65536:
+        return DecodedSlice(values, header_window)
+    # Interpolated values rounded half up to whole units keep the lookup-table window.
+    index = values - np.float32(offset - 0.5)
+    return DecodedSlice(values, header_window, lut_index=index.astype(np.uint16), offset=offset,
+                        lut_length=length)  # fmt: skip
 
 
 def _windowed(
