@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -160,3 +161,25 @@ def test_mixed_orientations_are_refused(ct_figure):
     odd.save()
     problem = stack_geometry_problem(figure_slices(ct_figure.id))
     assert problem and "orientation" in problem
+
+
+def test_the_viewer_offers_planes_and_a_coronal_view_keeps_its_plane(client, ct_figure):
+    page = client.get("/cases/ct/figures/1/?plane=coronal&slice=40&ww=80&wc=40")
+    html = page.content.decode()
+    assert page.status_code == 200
+    # 512 rows, every 4th: 128 coronal slices; slice 40 is row 156.
+    assert 'data-count="128"' in html
+    assert "plane=coronal" in html and "i=156" in html
+    # Every link of the view keeps its plane; the plane links switch it.
+    assert "/cases/ct/figures/1/?slice=41&amp;plane=coronal" in html
+    assert "Sagittal" in html and "plane=sagittal" in html
+    # True aspect: rows one pixel spacing apart (144 mm along the normal, 0.49 mm pixels).
+    assert re.search(r"data-width=\"512\" data-height=\"29[0-9]\"", html)
+
+
+def test_a_stack_that_cannot_be_reformatted_says_why_in_the_viewer(client, ct_figure):
+    ct_figure.slices.filter(position__gte=5).delete()
+    page = client.get("/cases/ct/figures/1/?plane=coronal")
+    html = page.content.decode()
+    assert "at least 8 slices" in html
+    assert "plane=coronal" not in html.split("Planes of")[0]  # the image is an axial slice

@@ -26,12 +26,14 @@ import numpy as np
 
 from cases.models import Slice
 
+from .params import PLANES  # noqa: F401  (the planes a reformat offers, re-exported)
 from .render import slice_decode
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 REFORMAT_MIN_SLICES = 8
+PLANE_SLICES_MAX = 128
 # Volumes kept per worker: a head CT is about 30 MB of float32, so a few stacks of a study.
 VOLUME_CACHE_SIZE = 3
 _ORIENTATION_TOLERANCE = 1e-3
@@ -202,3 +204,33 @@ def _shift_whole(pixels: NDArray, dx: int, dy: int, fill: float) -> NDArray:
     dst_x = slice(max(dx, 0), columns - max(-dx, 0))
     out[dst_y, dst_x] = pixels[src_y, src_x]
     return out
+
+
+def plane_step(slices: list[Slice], plane: str) -> int:
+    """Pixels between the viewer's slices along a plane: at most ``PLANE_SLICES_MAX`` of them.
+
+    One pixel apart, a 512-pixel CT would give 512 coronal slices of half a millimetre, more
+    than a reader scrolls through or a browser should preload; a few pixels apart they are
+    still thinner than the acquired slices.
+    """
+    across = slices[0].height if plane == "coronal" else slices[0].width
+    return max(1, -(-across // PLANE_SLICES_MAX))
+
+
+def plane_count(slices: list[Slice], plane: str) -> int:
+    """How many slices the viewer offers along the plane."""
+    across = slices[0].height if plane == "coronal" else slices[0].width
+    return -(-across // plane_step(slices, plane))
+
+
+def plane_size(slices: list[Slice], plane: str) -> tuple[int, int]:
+    """(width, height) of the plane's image, as ``plane_image`` draws it (no volume needed)."""
+    first = slices[0]
+    orientation = np.asarray(first.image_orientation, dtype=float)
+    normal = np.cross(orientation[:3], orientation[3:])
+    distances = [float(np.dot(s.image_position, normal)) for s in slices]
+    if plane == "coronal":
+        width, spacing = first.width, first.pixel_spacing_column
+    else:
+        width, spacing = first.height, first.pixel_spacing_row
+    return width, int((max(distances) - min(distances)) / spacing) + 1
