@@ -19,7 +19,7 @@ from django.http import (
     HttpResponseRedirect,
     JsonResponse,
 )
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -40,6 +40,7 @@ from .render import (
     slice_render,
     slice_render_params,
 )
+from .study import Study
 from .viewstate import ViewState
 
 # Rendered images never change under their URL (the token names an immutable file and every
@@ -144,6 +145,24 @@ def figure(request: HtmxHttpRequest, slug: str, number: int) -> HttpResponse:
     return render_page(
         request, "cases/figure.html", context | {"case": figure.case}, partial="viewer"
     )
+
+
+@require_GET
+def study(request: HttpRequest, slug: str) -> HttpResponse:
+    """The case's figures as a study: a strip of thumbnails and 1, 2 or 4 viewports."""
+    case = get_object_or_404(Case, slug=slug)
+    if not _case_visible(request, case):
+        raise Http404("No such case")
+    figures = list(case.figures.prefetch_related("slices", "annotations").order_by("number"))
+    state = Study.from_query(figures, request.GET, base_url=reverse("cases:study", args=[slug]))
+    strip = [
+        {"figure": f, "url": state.show_url(1, f),
+         "thumbnail": ViewState.for_figure(f, base_url=state.base_url).image_url(size=256)}
+        for f in figures
+        if f.slices.all()
+    ]  # fmt: skip
+    context = {"case": case, "study": state, "panels": state.panels(), "strip": strip}
+    return render(request, "cases/study.html", context)
 
 
 @require_GET
