@@ -12,7 +12,7 @@ The study page's query string is its state, like the figure viewer's:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -50,8 +50,21 @@ class Study:
     viewports: tuple[Viewport, ...]
 
     @classmethod
-    def from_query(cls, figures: list[Figure], query: Mapping[str, str], *, base_url: str) -> Study:
-        """Parse the query string; unknown figures and unreadable values fall back to defaults."""
+    def from_query(
+        cls,
+        figures: list[Figure],
+        query: Mapping[str, str],
+        *,
+        base_url: str,
+        figure_url: Callable[[Figure], str] | None = None,
+        annotations_allowed: bool = True,
+    ) -> Study:
+        """Parse the query string; unknown figures and unreadable values fall back to defaults.
+
+        ``figures`` are those the reader may see (unknown mode passes the revealed ones: a
+        ``v`` naming another is ignored); ``figure_url`` is each figure's viewer page (the
+        article's by default), ``annotations_allowed`` as for ``viewer_context``.
+        """
         by_number = {f.number: f for f in figures}
         try:
             layout = int(query.get("layout", "1"))
@@ -69,7 +82,12 @@ class Study:
             if figure is None:
                 continue
             # On the figure page's URL: "Open in the viewer" is this view, alone.
-            view = ViewState.from_query(figure, QueryDict(view_query), annotations_allowed=True)
+            view = ViewState.from_query(
+                figure,
+                QueryDict(view_query),
+                base_url=figure_url(figure) if figure_url else None,
+                annotations_allowed=annotations_allowed,
+            )
             viewports.append(Viewport(number, figure, view))
         return cls(base_url, tuple(figures), layout, query.get("link") == "1", tuple(viewports))
 

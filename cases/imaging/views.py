@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from django.http import (
     Http404,
@@ -147,6 +147,27 @@ def figure(request: HtmxHttpRequest, slug: str, number: int) -> HttpResponse:
     )
 
 
+def study_context(
+    request: HttpRequest,
+    *,
+    figures: list[Figure],
+    base_url: str,
+    figure_url: Callable[[Figure], str] | None = None,
+    annotations_allowed: bool = True,
+) -> dict:
+    """The context of ``cases/study.html`` for ``figures`` (those the reader may see)."""
+    state = Study.from_query(figures, request.GET, base_url=base_url, figure_url=figure_url,
+                             annotations_allowed=annotations_allowed)  # fmt: skip
+    strip = []
+    for f in figures:
+        if f.slices.all():
+            first = ViewState.for_figure(f, base_url=base_url,
+                                         annotations_allowed=annotations_allowed)  # fmt: skip
+            strip.append({"figure": f, "url": state.show_url(1, f),
+                          "thumbnail": first.image_url(size=256)})  # fmt: skip
+    return {"study": state, "panels": state.panels(), "strip": strip}
+
+
 @require_GET
 def study(request: HttpRequest, slug: str) -> HttpResponse:
     """The case's figures as a study: a strip of thumbnails and 1, 2 or 4 viewports."""
@@ -154,15 +175,10 @@ def study(request: HttpRequest, slug: str) -> HttpResponse:
     if not _case_visible(request, case):
         raise Http404("No such case")
     figures = list(case.figures.prefetch_related("slices", "annotations").order_by("number"))
-    state = Study.from_query(figures, request.GET, base_url=reverse("cases:study", args=[slug]))
-    strip = [
-        {"figure": f, "url": state.show_url(1, f),
-         "thumbnail": ViewState.for_figure(f, base_url=state.base_url).image_url(size=256)}
-        for f in figures
-        if f.slices.all()
-    ]  # fmt: skip
-    context = {"case": case, "study": state, "panels": state.panels(), "strip": strip}
-    return render(request, "cases/study.html", context)
+    context = study_context(request, figures=figures,
+                            base_url=reverse("cases:study", args=[slug]))  # fmt: skip
+    back = {"url": case.get_absolute_url(), "label": "← Back to the article"}
+    return render(request, "cases/study.html", context | {"title": case.title, "back": back})
 
 
 @require_GET
