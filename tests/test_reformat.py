@@ -183,3 +183,10 @@ def test_a_stack_that_cannot_be_reformatted_says_why_in_the_viewer(client, ct_fi
     html = page.content.decode()
     assert "at least 8 slices" in html
     assert "plane=coronal" not in html.split("Planes of")[0]  # the image is an axial slice
+
+
+def test_a_stack_that_cannot_be_reformatted_offers_no_plane_link(client, ct_figure):
+    ct_figure.slices.filter(position__gte=5).delete()
+    html = client.get("/cases/ct/figures/1/").content.decode()
+    assert "plane=coronal" not in html and "plane=sagittal" not in html
+    assert 'class="plane-off" title="Reformats need a stack of at least 8 slices."' in html

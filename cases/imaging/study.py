@@ -148,11 +148,7 @@ class Study:
                     "previous_url": self.step_url(viewport, view.index - 1),
                     "next_url": self.step_url(viewport, view.index + 1),
                     "planes": [
-                        {
-                            "label": p["label"],
-                            "current": p["current"],
-                            "url": self.plane_url(viewport, p),
-                        }  # fmt: skip
+                        p | {"url": self.plane_url(viewport, p) if p["url"] else ""}
                         for p in view.planes
                     ],
                     "shows": [

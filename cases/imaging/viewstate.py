@@ -253,17 +253,23 @@ class ViewState:
 
     @cached_property
     def planes(self) -> list[dict]:
-        """Links to the stack's planes, each opening at its middle slice (none if it has one)."""
+        """Links to the stack's planes, each opening at its middle slice (none if it has one).
+
+        A stack that cannot be reformatted offers the other planes without a link, with the
+        reason (``problem``) for the page to show.
+        """
         if len(self.slices) < 2:
             return []
+        problem = stack_geometry_problem(self.slices)
         links = []
         for plane in PLANES:
-            state = replace(self, plane=plane, index=0)
-            index = state.count // 2 if plane != "axial" else len(self.slices) // 2
-            if plane == self.plane:
-                index = self.index
-            links.append({"label": plane.capitalize(), "url": self.url(plane=plane, index=index),
-                          "current": plane == self.plane})  # fmt: skip
+            link = {"label": plane.capitalize(), "current": plane == self.plane, "url": "",
+                    "problem": problem if plane != "axial" else None}  # fmt: skip
+            if plane == "axial" or not problem:
+                state = replace(self, plane=plane, index=0)
+                index = state.count // 2 if plane != "axial" else len(self.slices) // 2
+                link["url"] = self.url(plane=plane, index=self.index if link["current"] else index)
+            links.append(link)
         return links
 
     @property
