@@ -142,8 +142,8 @@ clean:
 
 # Library speed at 100 and 10,000 cases (figures printed, not a timed test), on SQLite and
 # on PostgreSQL (BENCH_POSTGRES_URL; the bench creates and drops its own scratch database).
-.PHONY: bench-library bench-viewer bench-viewer-browser bench-conference bench-ingest bench-measure deid-table
-bench: bench-viewer bench-measure bench-conference bench-conference-push bench-library bench-ingest bench-load bench-cluster
+.PHONY: bench-library bench-viewer bench-viewer-browser bench-conference bench-ingest bench-measure bench-reformat deid-table
+bench: bench-viewer bench-measure bench-reformat bench-conference bench-conference-push bench-library bench-ingest bench-load bench-cluster
 
 # Viewer renders through gunicorn against whitenoise's static ceiling (and Orthanc when the
 # Debian package is installed); figures printed, not a timed test.
@@ -154,6 +154,11 @@ bench-viewer: install
 # a request per pointer pause against the slice's values shipped once (figures printed).
 bench-measure: install
 	$(BIN)/python bench/measure.py
+
+# Reformats: an uncached coronal and sagittal slice of the head CT against an axial one
+# (target ≤ 3x), the volume's build, and a reformatted scroll (figures printed).
+bench-reformat: install
+	$(BIN)/python bench/reformat.py
 
 # The viewer in Chromium at 1440x900: first slice, a step with the stack held, bursts of key
 # steps at 60/s, a preset change, window-drag renders per second (figures printed).

@@ -37,7 +37,10 @@ CHANGES = {
     "annotations": "",
     "fmt": "png",
     "measurements": "line:1,2,3,4",
+    "plane": "coronal",
 }
+# A slice along a reformat's plane: only a reformat has one (an axial view's is always 0).
+REFORMAT = replace(VIEW, plane="coronal", plane_index=5)
 
 
 def parsed(url: str) -> RenderParams | None:
@@ -63,8 +66,10 @@ def test_the_key_keeps_the_scheme_of_renders_already_stored():
 
 
 def test_every_parameter_changes_the_key():
-    assert set(CHANGES) == {f.name for f in fields(RenderParams)}
+    assert set(CHANGES) | {"plane_index"} == {f.name for f in fields(RenderParams)}
     keys = {name: replace(VIEW, **{name: value}).key() for name, value in CHANGES.items()}
+    keys["plane_index"] = REFORMAT.key()
+    assert replace(REFORMAT, plane_index=6).key() != REFORMAT.key()
     assert VIEW.key() not in keys.values()
     assert len(set(keys.values())) == len(keys)
 

@@ -96,7 +96,7 @@ def test_every_control_is_a_link_or_get_form_holding_the_whole_view(client, ct_c
     for href in hrefs(html):
         if href.startswith(base):
             assert set(state_of(href)) <= {"slice", "ww", "wc", "zoom", "cx", "cy", "invert",
-                                           "ann", "at"}  # fmt: skip
+                                           "ann", "at", "plane"}  # fmt: skip
 
 
 def test_htmx_gets_the_viewer_fragment_and_targets_only_the_image_area(client, ct_case):

@@ -13,6 +13,9 @@ rest, so the URL names the rendering completely and can be cached forever:
                 upscaled to it, larger ones reduced); none is the stored size
     m           measurements drawn with their values (``cases.imaging.measure``), on this
                 slice (no ``@slice`` tags)
+    plane, i    a reformat (``cases.imaging.reformat``): ``coronal`` or ``sagittal``, and the
+                0-based slice along that plane; the token is then any slice of the stack (the
+                viewer names the first). None is the slice itself (axial).
 
 The format (PNG or JPEG) is the URL's extension.
 """
@@ -42,6 +45,8 @@ _URL_NAMES = {"png": "cases:slice_image", "jpeg": "cases:slice_image_jpeg"}
 _DIGEST = re.compile(r"[0-9a-f]{10}")
 # Left as they are in URLs, so that ``m`` reads as written: ``m=line:10,20,30,40;point:5,5``.
 MEASUREMENT_SAFE = ",:;@"
+PLANES = ("axial", "coronal", "sagittal")
+PLANE_INDEX_MAX = 100_000
 
 
 @dataclass(frozen=True)
@@ -65,12 +70,16 @@ class RenderParams:
     annotations: str = ""
     fmt: str = "png"
     measurements: str = ""  # canonical ``m`` (``measurements_format``), "" for none
+    plane: str = "axial"  # or a reformat: "coronal", "sagittal"
+    plane_index: int = 0  # the slice along a reformat's plane, 0-based
 
     def __post_init__(self) -> None:
         zoom, cx, cy = zoom_normalise(self.zoom, self.cx, self.cy)
         object.__setattr__(self, "zoom", zoom)
         object.__setattr__(self, "cx", cx)
         object.__setattr__(self, "cy", cy)
+        if self.plane == "axial":
+            object.__setattr__(self, "plane_index", 0)
 
     @classmethod
     def from_query(
@@ -98,6 +107,12 @@ class RenderParams:
             return None
         if any(m.slice is not None for m in measurements):
             return None
+        plane = query.get("plane") or "axial"
+        if plane not in PLANES or (plane != "axial" and measurements):
+            return None
+        plane_index = query.get("i") or "0"
+        if plane == "axial" and "i" in query or not plane_index.isdigit():
+            return None
         width, center = window_param(query)
         return cls(
             token,
@@ -111,6 +126,8 @@ class RenderParams:
             annotations=digest,
             fmt=fmt,
             measurements=measurements_format(measurements),
+            plane=plane,
+            plane_index=min(int(plane_index), PLANE_INDEX_MAX) if plane != "axial" else 0,
         )
 
     def key(self) -> str:
@@ -119,8 +136,12 @@ class RenderParams:
         return (
             f"slice-render:v{RENDER_VERSION}:{self.token}:{_number(self.window_width)}:"
             f"{_number(self.window_center)}:{int(bool(self.invert))}:{self.size or 0}:{box}:"
-            f"{self.annotations or '-'}:{self.fmt}{self._measurements_key()}"
+            f"{self.annotations or '-'}:{self.fmt}{self._measurements_key()}{self._plane_key()}"
         )
+
+    def _plane_key(self) -> str:
+        # Only for reformats, so the keys of axial renderings stay what they were.
+        return "" if self.plane == "axial" else f":{self.plane}{self.plane_index}"
 
     def _measurements_key(self) -> str:
         # Only when there are any, so the keys of plain renderings stay what they were.
@@ -144,6 +165,8 @@ class RenderParams:
             query["size"] = self.size
         if self.measurements:
             query["m"] = self.measurements
+        if self.plane != "axial":
+            query |= {"plane": self.plane, "i": self.plane_index}
         base = reverse(_URL_NAMES[self.fmt], args=[self.token])
         return f"{base}?{urlencode(query, safe=MEASUREMENT_SAFE)}" if query else base
 

@@ -108,6 +108,10 @@ def slice_render_params(
     the slice's image.
     """
     width, center = _window_requested(slice, params.window_width, params.window_center)
+    if params.plane != "axial":
+        # A reformat draws neither the author's marks (placed on axial slices) nor measurements.
+        return replace(params, window_width=width, window_center=center, annotations="",
+                       measurements="")  # fmt: skip
     digest = annotations_digest(annotations_for_slice(annotations, slice))
     measurements = params.measurements
     if measurements and slice.width and slice.height:
@@ -288,7 +292,11 @@ def _slice_render_uncached(
     slice: Slice, params: RenderParams, annotations: Sequence[Annotation]
 ) -> bytes:
     """Render ``params`` as completed by ``slice_render_params``, drawing ``annotations``."""
-    decoded = slice_pixels(slice)
+    if params.plane != "axial":
+        decoded = _reformat_decoded(slice, params)
+        annotations = ()
+    else:
+        decoded = slice_pixels(slice)
     height, width = decoded.pixels.shape[:2]
     out_size = output_size(width, height, params.size)
     zoom, cx, cy = params.zoom, params.cx, params.cy
@@ -324,6 +332,22 @@ def _slice_render_uncached(
     else:
         image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
+
+
+def _reformat_decoded(slice: Slice, params: RenderParams) -> DecodedSlice:
+    """The reformatted plane as a decoded slice (raises ``ReformatError`` when it cannot be)."""
+    from .reformat import figure_volume, plane_image
+
+    volume = figure_volume(slice.figure_id)
+    values = plane_image(volume, params.plane, params.plane_index)
+    header_window = slice_pixels(slice).header_window
+    offset, length = math.floor(volume.low), math.floor(volume.high) - math.floor(volume.low) + 1
+    if length > 65536:
+        return DecodedSlice(values, header_window)
+    # Interpolated values rounded half up to whole units keep the lookup-table window.
+    index = values - np.float32(offset - 0.5)
+    return DecodedSlice(values, header_window, lut_index=index.astype(np.uint16), offset=offset,
+                        lut_length=length)  # fmt: skip
 
 
 def _windowed(

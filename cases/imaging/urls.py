@@ -8,6 +8,7 @@ from . import views
 
 urlpatterns = [
     path("cases/<slug:slug>/figures/<int:number>/", views.figure, name="figure"),
+    path("cases/<slug:slug>/study/", views.study, name="study"),
     path("img/<str:token>.png", views.slice_image, name="slice_image"),
     path("img/<str:token>/value", views.slice_value, name="slice_value"),
     path(

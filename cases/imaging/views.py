@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from django.http import (
     Http404,
@@ -19,7 +19,7 @@ from django.http import (
     HttpResponseRedirect,
     JsonResponse,
 )
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -30,6 +30,7 @@ from cases.preview import sees_drafts
 
 from .measure import value_at
 from .params import FORMATS, RenderParams, query_float
+from .reformat import ReformatError
 from .render import (
     annotations_digest,
     annotations_for_slice,
@@ -39,6 +40,7 @@ from .render import (
     slice_render,
     slice_render_params,
 )
+from .study import Study
 from .viewstate import ViewState
 
 # Rendered images never change under their URL (the token names an immutable file and every
@@ -145,6 +147,40 @@ def figure(request: HtmxHttpRequest, slug: str, number: int) -> HttpResponse:
     )
 
 
+def study_context(
+    request: HttpRequest,
+    *,
+    figures: list[Figure],
+    base_url: str,
+    figure_url: Callable[[Figure], str] | None = None,
+    annotations_allowed: bool = True,
+) -> dict:
+    """The context of ``cases/study.html`` for ``figures`` (those the reader may see)."""
+    state = Study.from_query(figures, request.GET, base_url=base_url, figure_url=figure_url,
+                             annotations_allowed=annotations_allowed)  # fmt: skip
+    strip = []
+    for f in figures:
+        if f.slices.all():
+            first = ViewState.for_figure(f, base_url=base_url,
+                                         annotations_allowed=annotations_allowed)  # fmt: skip
+            strip.append({"figure": f, "url": state.show_url(1, f),
+                          "thumbnail": first.image_url(size=256)})  # fmt: skip
+    return {"study": state, "panels": state.panels(), "strip": strip}
+
+
+@require_GET
+def study(request: HttpRequest, slug: str) -> HttpResponse:
+    """The case's figures as a study: a strip of thumbnails and 1, 2 or 4 viewports."""
+    case = get_object_or_404(Case, slug=slug)
+    if not _case_visible(request, case):
+        raise Http404("No such case")
+    figures = list(case.figures.prefetch_related("slices", "annotations").order_by("number"))
+    context = study_context(request, figures=figures,
+                            base_url=reverse("cases:study", args=[slug]))  # fmt: skip
+    back = {"url": case.get_absolute_url(), "label": "← Back to the article"}
+    return render(request, "cases/study.html", context | {"title": case.title, "back": back})
+
+
 @require_GET
 def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpResponse:
     """A slice rendered at the window, zoom, annotations and size in the query string.
@@ -171,7 +207,10 @@ def slice_image(request: HttpRequest, token: str, fmt: str = "png") -> HttpRespo
     etag = render_etag(params.key())
     if etag in etags or "*" in etags:
         return _not_modified(etag)
-    data = slice_render(image, params, annotations=annotations)
+    try:
+        data = slice_render(image, params, annotations=annotations)
+    except ReformatError as error:
+        return HttpResponseBadRequest(str(error))
     return _image_response(data, fmt, etag)
 
 
@@ -224,8 +263,9 @@ def published_image(request: HttpRequest, token: str, fmt: str) -> HttpResponse 
         return _not_modified(etag)
     if (data := render_cache_get(key)) is not None:
         return _image_response(data, params.fmt, etag) if _published(params.token) else None
-    if params.annotations:
-        return None  # drawn only after the view's check of the digest
+    if params.annotations or params.plane != "axial":
+        # Drawn only after the view's check of the digest; a reformat may be refused in words.
+        return None
     image = _slice_read(params.token, figure__case__status=Case.Status.PUBLISHED)
     if image is None:
         return None  # a draft (staff may see it) or no such image: the view decides

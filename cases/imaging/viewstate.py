@@ -15,6 +15,9 @@ The figure page's query parameters are a public interface, because people share 
             link keeps them all, as a PACS keeps a measurement on its image while the reader
             scrolls away and back: the displayed slice's are drawn, listed and untagged.
             Unreadable ones (or more than 20) are a 400 (``MeasurementError``).
+    plane   ``coronal`` or ``sagittal``: a reformat of the stack (``cases.imaging.reformat``),
+            ``slice`` then counting along that plane; none is the acquired (axial) slices. A
+            stack that cannot be reformatted shows its slices and says why.
     size    the longest side the page will show the image at, in device pixels: one of
             ``RENDER_SIZES``, or 0 for the stored pixels (1:1); the viewer's script sends it
             with every request. It belongs to the screen, not the view, so it is never part
@@ -54,6 +57,13 @@ from .params import (
     query_float,
     window_param,
     zoom_normalise,
+)
+from .reformat import (
+    PLANES,
+    plane_count,
+    plane_size,
+    plane_step,
+    stack_geometry_problem,
 )
 from .render import annotations_digest, annotations_for_slice, output_size, slice_pixels
 
@@ -133,6 +143,8 @@ class ViewState:
     size: int | None = None  # what the page asked for (see the module's docstring)
     # Every measurement of the view, each with its (1-based) slice number filled in.
     measurements: tuple[Measurement, ...] = ()
+    plane: str = "axial"  # or a reformat's plane (see the module's docstring)
+    plane_problem: str = ""  # why the plane asked for could not be shown
 
     @classmethod
     def for_figure(
@@ -180,6 +192,16 @@ class ViewState:
             alt_text=alt_text,
             annotations_allowed=annotations_allowed,
         )
+        plane, plane_problem = query.get("plane", "axial"), ""
+        if plane not in PLANES:
+            plane = "axial"
+        elif plane != "axial":
+            plane_problem = stack_geometry_problem(default.slices) or ""
+            if plane_problem:
+                plane = "axial"
+            else:
+                default = replace(default, plane=plane)
+                default = replace(default, index=default.count // 2)
         count = default.count
         index = _int_param(query, "slice", default.index + 1) - 1
         width, center = window_param(query)
@@ -200,6 +222,7 @@ class ViewState:
             cy=cy,
             annotations=query.get("ann") != "0",
             size=_size_param(query),
+            plane_problem=plane_problem,
         )
         state = replace(state, measurements=state._measurements_read(query.get("m", "")))
         click = click_param(query)
@@ -213,11 +236,41 @@ class ViewState:
 
     @property
     def slice(self) -> Slice | None:
+        """The slice shown; for a reformat the stack's first (its kind, token and window)."""
+        if self.is_reformat:
+            return self.slices[0]
         return self.slices[self.index] if self.slices else None
 
     @property
+    def is_reformat(self) -> bool:
+        return self.plane != "axial"
+
+    @property
     def count(self) -> int:
+        if self.is_reformat:
+            return plane_count(self.slices, self.plane)
         return len(self.slices)
+
+    @cached_property
+    def planes(self) -> list[dict]:
+        """Links to the stack's planes, each opening at its middle slice (none if it has one).
+
+        A stack that cannot be reformatted offers the other planes without a link, with the
+        reason (``problem``) for the page to show.
+        """
+        if len(self.slices) < 2:
+            return []
+        problem = stack_geometry_problem(self.slices)
+        links = []
+        for plane in PLANES:
+            link = {"label": plane.capitalize(), "current": plane == self.plane, "url": "",
+                    "problem": problem if plane != "axial" else None}  # fmt: skip
+            if plane == "axial" or not problem:
+                state = replace(self, plane=plane, index=0)
+                index = state.count // 2 if plane != "axial" else len(self.slices) // 2
+                link["url"] = self.url(plane=plane, index=self.index if link["current"] else index)
+            links.append(link)
+        return links
 
     @property
     def is_stack(self) -> bool:
@@ -235,7 +288,7 @@ class ViewState:
         The stack itself keeps its anatomical order (scrolling must stay continuous); key
         images come first by opening the viewer on the first of them and by this strip.
         """
-        if not self.is_stack:
+        if not self.is_stack or self.is_reformat:
             return []
         return [
             {
@@ -310,6 +363,8 @@ class ViewState:
     @property
     def position_label(self) -> str:
         """The slice's position along the stack's normal in mm, as a PACS overlay shows it."""
+        if self.is_reformat:
+            return self.plane.capitalize()
         current = self.slice
         if current is None or current.slice_location is None:
             return ""
@@ -318,7 +373,7 @@ class ViewState:
     @property
     def thickness_label(self) -> str:
         current = self.slice
-        if current is None or not current.slice_thickness:
+        if current is None or self.is_reformat or not current.slice_thickness:
             return ""
         return f"Thk {current.slice_thickness:.3g} mm"
 
@@ -326,7 +381,9 @@ class ViewState:
     def value_url(self) -> str:
         """The HU readout's URL for this slice (``?x=&y=`` in source pixels is appended)."""
         current = self.slice
-        return reverse("cases:slice_value", args=[current.token]) if current else ""
+        if current is None or self.is_reformat:
+            return ""  # the readout reads acquired slices only
+        return reverse("cases:slice_value", args=[current.token])
 
     # --- zoom and pan --------------------------------------------------------------------
 
@@ -409,7 +466,9 @@ class ViewState:
         return tuple(measurements)
 
     def measurements_on(self, index: int) -> list[Measurement]:
-        """The measurements drawn on the ``index``-th slice."""
+        """The measurements drawn on the ``index``-th slice (none on a reformat)."""
+        if self.is_reformat:
+            return []
         return [m for m in self.measurements if m.slice == index + 1]
 
     @cached_property
@@ -467,6 +526,8 @@ class ViewState:
         # asked of ``self``, whose answers are cached, not of each changed copy.
         if self.is_stack:
             params["slice"] = state.index + 1
+        if state.plane != "axial":
+            params["plane"] = state.plane
         if state.window_width is not None and state.window_center is not None:
             params["ww"] = _number(state.window_width)
             params["wc"] = _number(state.window_center)
@@ -478,7 +539,7 @@ class ViewState:
         if self.has_annotations and not state.annotations:
             params["ann"] = 0
         if state.measurements:
-            here = state.number
+            here = state.number if state.plane == "axial" else None
             params["m"] = ";".join(m.text(tagged=m.slice != here) for m in state.measurements)
         return params
 
@@ -554,6 +615,8 @@ class ViewState:
     def source_size(self) -> tuple[int, int]:
         """The current slice's stored pixels (width, height)."""
         current = self.slice
+        if current is not None and self.is_reformat:
+            return plane_size(self.slices, self.plane)
         return (current.width, current.height) if current is not None else (0, 0)
 
     @property
@@ -583,6 +646,20 @@ class ViewState:
 
     def render_params(self, *, size: int | None, index: int) -> RenderParams:
         """The rendering of the ``index``-th slice in this view."""
+        if self.is_reformat:
+            return RenderParams(
+                self.slices[0].token,
+                window_width=self.window_width,
+                window_center=self.window_center,
+                invert=self.invert,
+                size=size,
+                zoom=self.zoom,
+                cx=self.cx,
+                cy=self.cy,
+                fmt=VIEWER_FORMAT,
+                plane=self.plane,
+                plane_index=index * plane_step(self.slices, self.plane),
+            )
         current = self.slices[index]
         digest = ""
         if self.annotations and self.annotations_allowed:

@@ -16,6 +16,7 @@ urlpatterns = [
         views.unknown_figure,
         name="unknown_figure",
     ),
+    path("u/<str:public_id>/study/", views.unknown_study, name="unknown_study"),
     path(
         "u/<str:public_id>/differential/",
         views.unknown_differential,

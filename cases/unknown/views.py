@@ -19,7 +19,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from ..forms import DifferentialForm
 from ..http import HtmxHttpRequest, render_page
-from ..imaging.views import viewer_context
+from ..imaging.views import study_context, viewer_context
 from ..library.search import Mode
 from ..library.views import library_page
 from ..markdown import ArticleLinks
@@ -342,3 +342,30 @@ def unknown_figure(request: HtmxHttpRequest, public_id: str, number: int) -> Htt
         return render(request, "cases/figure.html#viewer", context)
     back = _step_url(case, max(s for s in case_steps(case) if s <= max(reached, 1)))
     return render(request, "cases/unknown/figure.html", context | {"case": case, "back": back})
+
+
+@require_GET
+def unknown_study(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The revealed figures as a study, as far as this browser has got in the case.
+
+    The same rules as ``unknown_figure``: only the figures the furthest step seen reveals
+    (a ``v`` naming a later one shows a revealed one instead), no captions, annotations from
+    the findings step on, and links to unknown mode's own figure pages.
+    """
+    case = _get_case_for_user(request, public_id)
+    reached = RevealStep.DISCUSSION if _is_staff(request) else Progress.load(request, case).reached
+    reveal = step_reveal(case, step=reached, answer_shown=False)
+    figures = [f for f in reveal.figures if f.slices.all()]
+    if not figures:
+        raise Http404("No images yet")
+    context = study_context(
+        request,
+        figures=figures,
+        base_url=reverse("cases:unknown_study", args=[case.public_id]),
+        figure_url=lambda figure: _figure_url(case, figure),
+        annotations_allowed=reveal.annotations_allowed,
+    )
+    step = max(s for s in case_steps(case) if s <= max(reached, 1))
+    back = {"url": _step_url(case, step), "label": "← Back to the case"}
+    title = case.unknown_title or "Unknown case"
+    return render(request, "cases/study.html", context | {"title": title, "back": back})

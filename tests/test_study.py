@@ -1,0 +1,92 @@
+"""The study view: a case's figures in 1, 2 or 4 viewports, with linked scrolling."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from html import unescape
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from cases.imaging.ingest import slice_create_from_bytes
+from cases.models import Case, Figure
+
+pytestmark = pytest.mark.django_db
+
+CT_ZIP = Path(__file__).resolve().parent.parent / "cases" / "demo" / "dicom" / "ct-head-ge.zip"
+
+
+def series() -> list[tuple[str, bytes]]:
+    with zipfile.ZipFile(CT_ZIP) as archive:
+        return [(n, archive.read(n)) for n in sorted(archive.namelist()) if n.endswith(".dcm")]
+
+
+@pytest.fixture
+def study_case() -> Case:
+    """Two figures from the one head CT: slices 1-20 and slices 9-28."""
+    case = Case.objects.create(slug="ct", title="CT", status=Case.Status.PUBLISHED)
+    files = series()
+    for number, part in ((1, files[:20]), (2, files[8:])):
+        figure = Figure.objects.create(case=case, number=number, window_width=80,
+                                       window_center=40)  # fmt: skip
+        for position, (name, data) in enumerate(part):
+            slice_create_from_bytes(figure=figure, name=name, data=data, position=position)
+    return case
+
+
+def link(html: str, label: str) -> str:
+    match = re.search(rf'<a href="([^"]+)"[^>]*aria-label="{re.escape(label)}"', html)
+    assert match, label
+    return unescape(match[1])
+
+
+def viewports(url: str) -> dict[str, dict[str, str]]:
+    query = parse_qs(urlsplit(url).query)
+    out = {}
+    for name in ("v1", "v2"):
+        figure, _, view = query[name][0].partition(":")
+        out[name] = {"figure": figure} | {k: v[0] for k, v in parse_qs(view).items()}
+    return out
+
+
+def test_two_viewports_show_two_figures_with_a_strip(client, study_case):
+    html = client.get("/cases/ct/study/?layout=2").content.decode()
+    assert 'id="viewport-1"' in html and 'id="viewport-2"' in html
+    assert 'aria-label="Viewport 2: Figure 2' in html
+    assert html.count('class="study-strip"') == 1 and html.count("<img") >= 4
+
+
+def test_linked_scrolling_moves_the_other_viewport_to_the_same_position(client, study_case):
+    # Viewport 1 at slice 15 (file 15); its next is file 16, which is slice 8 of figure 2.
+    url = "/cases/ct/study/?layout=2&link=1&v1=1:slice=15&v2=2:slice=1"
+    html = client.get(url).content.decode()
+    state = viewports(link(html, "Next slice in viewport 1"))
+    assert state["v1"]["slice"] == "16"
+    assert state["v2"]["slice"] == "8"
+    # Unlinked, the other viewport stays where it was.
+    html = client.get(url.replace("link=1&", "")).content.decode()
+    assert viewports(link(html, "Next slice in viewport 1"))["v2"]["slice"] == "1"
+
+
+def test_a_viewport_switches_to_coronal(client, study_case):
+    html = client.get("/cases/ct/study/?layout=2&v2=2:slice=3").content.decode()
+    coronal = re.findall(r'<a href="([^"]+)">Coronal</a>', html)
+    assert len(coronal) == 2
+    html = client.get(unescape(coronal[1])).content.decode()
+    section = html[html.index('id="viewport-2"') :]
+    assert "plane=coronal" in section.split("</section>")[0]
+
+
+def test_drafts_are_404(client, study_case):
+    study_case.status = Case.Status.DRAFT
+    study_case.save()
+    assert client.get("/cases/ct/study/").status_code == 404
+
+
+def test_the_article_opens_each_figure_as_a_study(client, study_case):
+    html = client.get("/cases/ct/").content.decode()
+    assert html.count(">Open as study</a>") == 2
+    page = client.get("/cases/ct/study/?v1=2%3A").content.decode()
+    assert 'aria-label="Viewport 1: Figure 2' in page
