@@ -6,8 +6,8 @@ Run: ``make bench-library`` (both databases), or one of them:
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/library.py
 
 It builds a scratch database (``caseviewer_bench_library`` on the PostgreSQL server, or
-BENCH_DATABASE so that two runs do not collide; a temporary file on SQLite) with 100 cases with figures, slices, tags, keywords, difficulty and
-comments, copies it and grows the copy to 10,000 cases (bulk inserts, then one index
+BENCH_DATABASE so that two runs do not collide; a temporary file on SQLite) with 100 cases
+with figures, slices, tags, keywords, difficulty and comments, copies it and grows the copy to 10,000 cases (bulk inserts, then one index
 rebuild), then measures the pages of both. Each page is fetched in-process through the whole
 Django stack (middleware, view, templates) by an anonymous visitor: BENCH_REPEAT (60) timed
 requests after 3 warm-up ones, taken in BENCH_ROUNDS (6) rounds over every page, each request

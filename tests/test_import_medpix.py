@@ -505,6 +505,8 @@ def test_the_library_order_index_survives_the_migration_that_adds_medpix_fields(
                 "SELECT indexname FROM pg_indexes WHERE indexname = 'cases_case_library_order_idx'"
             )
         assert cursor.fetchone()
+
+
 def test_hostile_images_are_stored_clean_and_the_summary_names_what_went(demo_copy, media_root):
     # MedPix names every image .png; the ingest goes by content, so these are DICOM and JPEG.
     (demo_copy / "images" / "MPX2322_synpic28576.png").write_bytes(phi_dicom_bytes())

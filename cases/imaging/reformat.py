@@ -18,16 +18,19 @@ the acquired slices, as the scanner's own reformats are.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cases.models import Slice
 
 from .params import PLANES  # noqa: F401  (the planes a reformat offers, re-exported)
-from .render import slice_decode
+
+# Reads a stored slice: (token, file name, kind) -> an object with ``pixels``.
+Decode = Callable[[str, str, str], Any]
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -97,15 +100,17 @@ def figure_slices(figure_id: int) -> list[Slice]:
     return list(Slice.objects.filter(figure_id=figure_id).only(*_GEOMETRY_FIELDS))
 
 
-def figure_volume(figure_id: int) -> Volume:
+def figure_volume(figure_id: int, *, decode: Decode) -> Volume:
     """The figure's volume, from this worker's cache while its slices are the same files.
 
     One narrow query (the slices' tokens) names the version: a replaced, added or removed
     slice has another token, so the cached volume is not used for it. Raises
-    ``ReformatError`` saying why when the stack cannot be reformatted.
+    ``ReformatError`` saying why when the stack cannot be reformatted. ``decode`` reads a
+    stored slice (``render.slice_decode``, passed in so that the renderer, which draws
+    reformats, is not imported back from here).
     """
     files = tuple(Slice.objects.filter(figure_id=figure_id).values_list("token", "image"))
-    return _volume_cached(figure_id, files)
+    return _volume_cached(figure_id, files, decode)
 
 
 def plane_image(volume: Volume, plane: str, index: int) -> NDArray:
@@ -136,7 +141,7 @@ def plane_image(volume: Volume, plane: str, index: int) -> NDArray:
 
 
 @lru_cache(maxsize=VOLUME_CACHE_SIZE)
-def _volume_cached(figure_id: int, files: tuple[tuple[str, str], ...]) -> Volume:
+def _volume_cached(figure_id: int, files: tuple[tuple[str, str], ...], decode: Decode) -> Volume:
     # ``files`` is the key's version; the geometry is read with it, on a miss only.
     slices = figure_slices(figure_id)
     problem = stack_geometry_problem(slices)
@@ -161,11 +166,11 @@ def _volume_cached(figure_id: int, files: tuple[tuple[str, str], ...]) -> Volume
             )
         )
     placed.sort()
-    first = slice_decode(placed[0][3], placed[0][4], Slice.Kind.GREY16).pixels
+    first = decode(placed[0][3], placed[0][4], Slice.Kind.GREY16).pixels
     fill = float(first.min())
     values = np.empty((len(placed), *first.shape), dtype=np.float32)
     for k, (_distance, dx, dy, token, name) in enumerate(placed):
-        pixels = slice_decode(token, name, Slice.Kind.GREY16).pixels
+        pixels = decode(token, name, Slice.Kind.GREY16).pixels
         values[k] = _shifted(pixels, dx, dy, fill)
     values.setflags(write=False)
     distances = np.asarray([p[0] for p in placed])

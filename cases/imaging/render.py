@@ -48,6 +48,7 @@ from .measure import (
     measurements_parse,
 )
 from .params import RenderParams
+from .reformat import figure_volume, plane_image
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -336,9 +337,7 @@ def _slice_render_uncached(
 
 def _reformat_decoded(slice: Slice, params: RenderParams) -> DecodedSlice:
     """The reformatted plane as a decoded slice (raises ``ReformatError`` when it cannot be)."""
-    from .reformat import figure_volume, plane_image
-
-    volume = figure_volume(slice.figure_id)
+    volume = figure_volume(slice.figure_id, decode=slice_decode)
     values = plane_image(volume, params.plane, params.plane_index)
     header_window = slice_pixels(slice).header_window
     offset, length = math.floor(volume.low), math.floor(volume.high) - math.floor(volume.low) + 1
