@@ -6,16 +6,16 @@ Run: ``make bench-library`` (both databases), or one of them:
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/library.py
 
 It builds a scratch database (``caseviewer_bench_library`` on the PostgreSQL server, or
-BENCH_DATABASE so that two runs do not collide; a temporary file on SQLite) with 100 cases
-with figures, slices, tags, keywords, difficulty and comments, copies it and grows the copy to 10,000 cases (bulk inserts, then one index
-rebuild), then measures the pages of both. Each page is fetched in-process through the whole
-Django stack (middleware, view, templates) by an anonymous visitor: BENCH_REPEAT (60) timed
-requests after 3 warm-up ones, taken in BENCH_ROUNDS (6) rounds over every page, each request
-at one size followed by the same at the other (each size with its own connection and cache,
-switched in place), so that a slow spell of the machine falls on all pages and both sizes
-alike rather than on one; "not cached" figures retire the cached facet counts before each
-request, as any edit to the library does. BENCH_QUERIES=1 prints each page's slowest queries;
-BENCH_KEEP=1 keeps the scratch databases.
+BENCH_DATABASE so that two runs do not collide; a temporary file on SQLite) with 100 cases with
+figures, slices, tags, keywords, difficulty and comments, copies it and grows the copy to
+10,000 cases (bulk inserts, then one index rebuild), then measures the pages of both. Each page
+is fetched in-process through the whole Django stack (middleware, view, templates) by an
+anonymous visitor: BENCH_REPEAT (60) timed requests after 3 warm-up ones, taken in BENCH_ROUNDS
+(6) rounds over every page, each request at one size followed by the same at the other (each
+size with its own connection and cache, switched in place), so that a slow spell of the machine
+falls on all pages and both sizes alike rather than on one; "not cached" figures retire the
+cached facet counts before each request, as any edit to the library does. BENCH_QUERIES=1
+prints each page's slowest queries; BENCH_KEEP=1 keeps the scratch databases.
 
 Printed: p50 and p95 in milliseconds, the SQL queries per request and the result cards on the
 page at each size; then, for each page, its p95 at both sizes, their ratio and a verdict
