@@ -27,7 +27,7 @@ PREVIEW_PAGES = frozenset(
         "library", "article", "figure", "slice_image", "slice_image_jpeg",
         "citation_bibtex", "citation_ris", "references_ris", "discussion_thread",
         "unknown_library", "unknown_case", "unknown_step", "unknown_figure",
-        "unknown_differential",
+        "unknown_differential", "study", "unknown_study",
     }
 )  # fmt: skip
 

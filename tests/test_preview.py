@@ -42,6 +42,8 @@ def test_preview_pages_equal_what_an_anonymous_learner_gets(author, published_ca
         f"/cases/{published_case.slug}/figures/1/?slice=2",
         *_unknown_paths(published_case),
         f"/u/{published_case.public_id}/figures/1/",
+        f"/cases/{published_case.slug}/study/",
+        f"/u/{published_case.public_id}/study/",
     ]
     for path in paths:
         learner_page = anonymous.get(path)
