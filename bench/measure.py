@@ -20,7 +20,6 @@ import os
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -157,19 +156,7 @@ def readout(env: dict, data: dict, static_root: Path) -> None:
 
 
 def main() -> None:
-    scratch = Path(tempfile.mkdtemp(prefix="caseviewer-bench-measure-"))
-    static_root = scratch / "static"
-    static_root.mkdir()
-    env = os.environ | {
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "BENCH_STATIC_ROOT": str(static_root),
-        "DATABASE_URL": f"sqlite:///{scratch / 'db.sqlite3'}",
-        "MEDIA_ROOT": str(scratch / "media"),
-        "DEBUG": "false",
-        "PYTHONPATH": str(ROOT),
-    }
-    env.pop("REDIS_URL", None)
-    os.environ.update(env)
+    scratch, static_root, env = bench_viewer.scratch_environment("caseviewer-bench-measure-")
     sys.path.insert(0, str(ROOT))
     try:
         print(f"CaseViewer measurement bench · {os.cpu_count()} cores")

@@ -340,8 +340,12 @@ def orthanc_runs(orthanc: dict) -> dict:
     }
 
 
-def main() -> None:
-    scratch = Path(tempfile.mkdtemp(prefix="caseviewer-bench-"))
+def scratch_environment(prefix: str) -> tuple[Path, Path, dict[str, str]]:
+    """A scratch folder, its static root, and this process's environment pointed at them.
+
+    SQLite and media in the folder, no Redis: every viewer bench measures the same setup.
+    """
+    scratch = Path(tempfile.mkdtemp(prefix=prefix))
     static_root = scratch / "static"
     static_root.mkdir()
     env = os.environ | {
@@ -354,6 +358,11 @@ def main() -> None:
     }
     env.pop("REDIS_URL", None)
     os.environ.update(env)
+    return scratch, static_root, env
+
+
+def main() -> None:
+    scratch, static_root, env = scratch_environment("caseviewer-bench-")
     sys.path.insert(0, str(ROOT))
     try:
         print(f"CaseViewer viewer bench · {os.cpu_count()} cores · gunicorn {WORKERS} workers · "

@@ -16,19 +16,22 @@ on this machine are printed beside ours.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.viewer import gunicorn_start, gunicorn_stop, setup  # noqa: E402
+from bench.viewer import (  # noqa: E402
+    gunicorn_start,
+    gunicorn_stop,
+    scratch_environment,
+    setup,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
@@ -190,19 +193,7 @@ def measure(base: str) -> dict:
 
 
 def main() -> None:
-    scratch = Path(tempfile.mkdtemp(prefix="caseviewer-bench-browser-"))
-    static_root = scratch / "static"
-    static_root.mkdir()
-    env = os.environ | {
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "BENCH_STATIC_ROOT": str(static_root),
-        "DATABASE_URL": f"sqlite:///{scratch / 'db.sqlite3'}",
-        "MEDIA_ROOT": str(scratch / "media"),
-        "DEBUG": "false",
-        "PYTHONPATH": str(ROOT),
-    }
-    env.pop("REDIS_URL", None)
-    os.environ.update(env)
+    scratch, _static_root, env = scratch_environment("caseviewer-bench-browser-")
     server = None
     try:
         setup(scratch)
