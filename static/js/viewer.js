@@ -832,6 +832,8 @@
       fetchLater(viewer);
       return;
     }
+    // A step taken between this swap and its settle is the reader's latest: keep it.
+    st.shownAtSwap = st.shown;
     // Remember which control had focus: out-of-band swaps replace the controls.
     const focused = document.activeElement;
     viewer.dataset.refocus = focused && viewer.contains(focused)
@@ -842,7 +844,10 @@
     const viewer = stage.closest(VIEWER);
     if (!viewer) return;
     const st = state(viewer);
-    st.shown = Number(stage.dataset.slice) || null;
+    const steppedSince = st.shownAtSwap !== undefined && st.shown !== st.shownAtSwap;
+    st.shownAtSwap = undefined;
+    if (steppedSince) fetchLater(viewer);
+    else st.shown = Number(stage.dataset.slice) || null;
     st.wheel = null;
     if (!viewer.closest("[data-keep-url]") && stage.dataset.url && location.pathname + location.search !== stage.dataset.url) {
       history.replaceState(history.state, "", stage.dataset.url);
