@@ -137,7 +137,8 @@ def test_a_step_taken_while_a_swap_settles_is_kept(live_server, page, head_ct):
     page.keyboard.press("ArrowDown")
     page.wait_for_function(
         "document.querySelector('#viewer-1-stage').dataset.slice === '11'",
-        timeout=10_000, polling=5,
+        timeout=10_000,
+        polling=5,
     )
     page.keyboard.press("ArrowDown")  # the fragment for 11 is swapped in, not yet settled
     page.wait_for_function(
