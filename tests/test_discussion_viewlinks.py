@@ -133,3 +133,21 @@ def test_preview_shows_the_chip_and_saves_nothing(client, published_case, member
     )
     assert b"Write something first." in empty.content
     assert Comment.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_view_with_the_viewers_twenty_measurements_fits_in_a_comment(
+    client, published_case, member
+):
+    ellipses = ";".join(f"ellipse:{100 + i}.5,{200 + i}.5,{30 + i}.5,{20 + i}.5" for i in range(20))
+    view = f"2:slice=14&ww=400&wc=40&zoom=2.5&cx=0.4321&cy=0.5678&m={ellipses}"
+    client.force_login(member)
+    response = client.post(
+        f"/t/{published_case.public_id}/comments/", {"body": "All of them", "view": view}
+    )
+    assert response.status_code == 303
+    comment = Comment.objects.get()
+    assert comment.view_query.count("ellipse:") == 20
+    html = client.get(f"/t/{published_case.public_id}/").content.decode()
+    assert "20 measurements" in html
+    assert 'maxlength="1010"' in html

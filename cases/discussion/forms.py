@@ -30,7 +30,7 @@ class CommentForm(forms.Form):
     view = forms.CharField(
         label="Linked view",
         required=False,
-        max_length=320,
+        max_length=1010,
         help_text='Filled in by the viewer\'s "Link this view" button.',
     )
     parent = forms.IntegerField(required=False, widget=forms.HiddenInput)

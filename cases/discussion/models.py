@@ -58,7 +58,7 @@ class Comment(models.Model):
         null=True, blank=True, help_text="Figure number of the linked viewer state."
     )
     view_query = models.CharField(
-        max_length=300, blank=True, help_text="Query string of the linked viewer state."
+        max_length=1000, blank=True, help_text="Query string of the linked viewer state."
     )
     idempotency_key = models.CharField(max_length=64, blank=True, editable=False)
     created = models.DateTimeField(default=timezone.now, db_index=True)

@@ -27,7 +27,7 @@ from django.utils.html import format_html
 from cases.imaging.measure import MeasurementError, measurements_format, measurements_parse
 from cases.imaging.params import MEASUREMENT_SAFE
 
-MAX_QUERY_CHARS = 300
+MAX_QUERY_CHARS = 1000  # room for the viewer's 20 measurements
 
 # key -> (lowest, highest, integer?) ; order is the canonical order of the stored query.
 _NUMERIC_KEYS: dict[str, tuple[float, float, bool]] = {
