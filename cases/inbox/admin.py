@@ -63,7 +63,7 @@ class InboxStudyAdmin(admin.ModelAdmin):
         "claimed_by",
         "claimed_at",
     ]
-    fields = readonly_fields
+    fields = ["case_link", "notes", *readonly_fields[1:]]
     inlines = [InboxSeriesInline]
     actions = ["claim", "assemble"]
 

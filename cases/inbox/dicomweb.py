@@ -21,8 +21,9 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 from cases.imaging.ingest import ImageRejected
 
+from .keyobjects import KEY_OBJECT_SELECTION
 from .models import InboxStudy
-from .receive import Outcome, instance_receive, study_assemble
+from .receive import Outcome, instance_receive, key_object_receive, study_assemble
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class PullResult:
     studies: list[int] = field(default_factory=list)  # InboxStudy ids
     stored: int = 0
     duplicates: int = 0
+    key_objects: int = 0
     skipped: list[str] = field(default_factory=list)
 
 
@@ -104,19 +106,25 @@ def _studies_find(client, accession: str, patient_id: str, study_date: str) -> l
 def _study_pull(client, uid: str, source: str, result: PullResult) -> int | None:
     study_id = None
     for number, ds in enumerate(client.iter_study(uid), start=1):
+        name = f"instance {number}"
         try:
-            received = instance_receive(
-                data=_dataset_bytes(ds),
-                calling_ae=source,
-                source=InboxStudy.Source.DICOMWEB,
-                name=f"instance {number}",
-            )
+            if str(ds.get("SOPClassUID", "")) == KEY_OBJECT_SELECTION:
+                received = key_object_receive(data=_dataset_bytes(ds), calling_ae=source, name=name)
+            else:
+                received = instance_receive(
+                    data=_dataset_bytes(ds),
+                    calling_ae=source,
+                    source=InboxStudy.Source.DICOMWEB,
+                    name=name,
+                )
         except ImageRejected as exc:
             result.skipped.append(exc.reason)
             logger.warning("DICOMweb instance refused: %s", exc.reason)
             continue
-        study_id = received.study_id
-        if received.outcome == Outcome.DUPLICATE:
+        study_id = received.study_id or study_id
+        if received.outcome == Outcome.KEY_OBJECT:
+            result.key_objects += 1
+        elif received.outcome == Outcome.DUPLICATE:
             result.duplicates += 1
         else:
             result.stored += 1
