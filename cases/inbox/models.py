@@ -57,6 +57,12 @@ class InboxStudy(models.Model):
     def __str__(self) -> str:
         return self.case.title if self.case_id else self.key
 
+    @classmethod
+    def unclaimed_count(cls) -> int:
+        """Studies waiting for an author: the admin's inbox badge."""
+        # inbox_unclaimed_idx answers it.
+        return cls.objects.filter(claimed_at=None).exclude(case__status="published").count()
+
     @property
     def needs_assembly(self) -> bool:
         return self.assembled is None or self.assembled < self.last_received
