@@ -38,8 +38,14 @@ class InboxSeriesInline(admin.TabularInline):
     @admin.display(description="Figure")
     def figure_link(self, obj: InboxSeries) -> str:
         url = reverse("admin:cases_inboxseries_change", args=[obj.pk])
+        slices = obj.figure.slices
+        keys = slices.filter(is_key=True).count()
         return format_html(
-            '<a href="{}">{} ({} slices)</a>', url, obj.figure, obj.figure.slices.count()
+            '<a href="{}">{} ({} slices{})</a>',
+            url,
+            obj.figure,
+            slices.count(),
+            f", {keys} key" if keys else "",
         )
 
 
@@ -97,7 +103,9 @@ class InboxStudyAdmin(admin.ModelAdmin):
         if request.method == "POST" and servers and form.is_valid():
             query = form.query()
             try:
-                client = dicomweb_client(query["base_url"], timeout=PULL_SEARCH_TIMEOUT)
+                client = dicomweb_client(
+                    query["base_url"], timeout=PULL_SEARCH_TIMEOUT, retry=False
+                )
                 uids = dicomweb_find(**query, client=client)
             except DicomwebError as exc:
                 form.add_error(None, f"Nothing was pulled: {exc}.")

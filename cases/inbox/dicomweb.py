@@ -44,8 +44,12 @@ class PullResult:
     skipped: list[str] = field(default_factory=list)
 
 
-def dicomweb_client(base_url: str, *, timeout: float = 60):
-    """A dicomweb-client for ``base_url``, authenticated from the settings."""
+def dicomweb_client(base_url: str, *, timeout: float = 60, retry: bool = True):
+    """A dicomweb-client for ``base_url``, authenticated from the settings.
+
+    dicomweb-client retries a failed request four times, backing off for half a minute in
+    all: right for a retrieval on the worker, too long for a search a person waits for.
+    """
     from dicomweb_client.api import DICOMwebClient
 
     parts = urlsplit(base_url)
@@ -61,7 +65,10 @@ def dicomweb_client(base_url: str, *, timeout: float = 60):
         session.headers["Authorization"] = f"Bearer {settings.DICOMWEB_TOKEN}"
     elif settings.DICOMWEB_USERNAME:
         session.auth = (settings.DICOMWEB_USERNAME, settings.DICOMWEB_PASSWORD)
-    return DICOMwebClient(url=base_url.rstrip("/"), session=session, timeout=timeout)
+    client = DICOMwebClient(url=base_url.rstrip("/"), session=session, timeout=timeout)
+    if not retry:
+        client.set_http_retry_params(retry=False)
+    return client
 
 
 def dicomweb_pull(
