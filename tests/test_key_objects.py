@@ -7,8 +7,8 @@ import time
 
 import pydicom
 import pytest
+from django.core.management import call_command
 
-from cases.inbox.dicomweb import dicomweb_pull
 from cases.inbox.models import InboxInstance, InboxKeyObject, InboxStudy
 from cases.inbox.receive import (
     Outcome,
@@ -172,6 +172,37 @@ def test_a_damaged_key_object_is_refused():
     assert InboxKeyObject.objects.count() == 0
 
 
+@pytest.mark.django_db
+def test_frames_of_a_multi_frame_instance_are_selected_one_by_one():
+    from cases.inbox.keyobjects import key_object_read, key_objects_apply
+    from cases.inbox.models import InboxSeries
+    from cases.inbox.receive import replacements_new
+    from cases.models import Case, Figure
+
+    datasets, _ = _study()
+    kos = key_object_selection([datasets[0]])
+    image = kos.ContentSequence[0]
+    image.ReferencedSOPSequence[0].ReferencedFrameNumber = [2, 3]
+    selection = key_object_read(kos, replacements_new())
+    instance_key = next(iter(selection.references))
+    assert selection.references == {instance_key: [2, 3]}
+
+    case = Case.objects.create(slug="multi", title="US cine")
+    figure = Figure.objects.create(case=case, number=1)
+    frames = [
+        Slice.objects.create(figure=figure, position=i, image=f"slices/f{i}.dcm", width=8, height=8)
+        for i in range(4)
+    ]
+    study = InboxStudy.objects.create(key=selection.study_key, case=case, patient="ANON-1")
+    series = InboxSeries.objects.create(study=study, key="2.25.9", figure=figure)
+    InboxInstance.objects.create(series=series, key=instance_key, slice_ids=[s.pk for s in frames])
+    InboxKeyObject.objects.create(
+        key=selection.key, study_key=selection.study_key, pending=selection.references, selected=1
+    )
+    assert key_objects_apply(study=study) == 2
+    assert _key_positions(study) == [1, 2]
+
+
 def test_free_text_loses_every_name_and_identifier_of_its_header():
     _, kos = _study()
     assert free_text_clean(kos, TEXT, limit=4000, mark="[-]") == (
@@ -234,9 +265,10 @@ def test_a_dicomweb_pull_brings_the_key_object_with_the_study(orthanc, settings)
     datasets, kos = _study()
     _orthanc_holds(orthanc, [*datasets, kos])
     settings.DICOMWEB_USERNAME, settings.DICOMWEB_PASSWORD = USER, PASSWORD
-    result = dicomweb_pull(base_url=orthanc.dicomweb_url, study_uid=str(kos.StudyInstanceUID))
-    assert (result.stored, result.key_objects) == (28, 1)
-    study = InboxStudy.objects.get(pk=result.studies[0])
+    out = io.StringIO()
+    call_command("import_dicomweb", orthanc.dicomweb_url, "--accession", "ACC-0042", stdout=out)
+    assert "28 instance(s) stored, 0 already there, 1 key object selection(s)" in out.getvalue()
+    study = InboxStudy.objects.get()
     assert _key_positions(study) == SELECTED
     assert "For Teaching" in study.notes
     _assert_notes_clean(study.notes)
