@@ -13,7 +13,7 @@ from django.utils.text import slugify
 # import nothing from here; Django finds them through these imports.
 from .conference import models as conference_models  # noqa: F401
 from .discussion.models import Comment, Follow, ModerationAction, NotificationSent, Report  # noqa: F401
-from .inbox.models import InboxInstance, InboxSeries, InboxStudy  # noqa: F401
+from .inbox.models import InboxInstance, InboxKeyObject, InboxSeries, InboxStudy  # noqa: F401
 from .library.models import CaseDifficulty, Collection, CollectionItem, SearchDocument  # noqa: F401
 from .preview import sees_drafts
 from .tasks.models import TaskWorker  # noqa: F401

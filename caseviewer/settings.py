@@ -61,7 +61,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "t
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "caseviewer.apps.CaseViewerAdminConfig",  # django.contrib.admin, on CaseViewer's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

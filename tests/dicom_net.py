@@ -108,3 +108,97 @@ def receiver_running(
         yield port
     finally:
         receiver.stop()
+
+
+KEY_OBJECT_SELECTION = "1.2.840.10008.5.1.4.1.1.88.59"
+
+
+def _code(value: str, meaning: str, scheme: str = "DCM") -> Dataset:
+    code = Dataset()
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = value, scheme, meaning
+    return code
+
+
+def _sop_reference(ds: Dataset) -> Dataset:
+    ref = Dataset()
+    ref.ReferencedSOPClassUID = ds.SOPClassUID
+    ref.ReferencedSOPInstanceUID = ds.SOPInstanceUID
+    return ref
+
+
+def key_object_selection(
+    selected: list[Dataset],
+    *,
+    title: tuple[str, str] = ("113004", "For Teaching"),
+    text: str = "",
+    study: Dataset | None = None,
+) -> Dataset:
+    """A Key Object Selection document (TID 2010) selecting ``selected``, as a PACS sends it.
+
+    Its header carries the patient of ``study`` (the first selected instance by default):
+    name, id, birth date, and a referring physician, SMITHERS^ANNA.
+    """
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.sequence import Sequence
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    source = study or selected[0]
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = KEY_OBJECT_SELECTION
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = KEY_OBJECT_SELECTION
+    for keyword in (
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "PatientSex",
+        "StudyInstanceUID",
+        "StudyDate",
+        "StudyDescription",
+        "AccessionNumber",
+    ):
+        setattr(ds, keyword, source.get(keyword, ""))
+    ds.StudyTime = "101500"
+    ds.StudyID = "1"
+    ds.ReferringPhysicianName = "SMITHERS^ANNA"
+    ds.Modality = "KO"
+    ds.SeriesInstanceUID = generate_uid()
+    ds.SeriesNumber = 999
+    ds.InstanceNumber = 1
+    ds.Manufacturer = "ACME PACS"
+    ds.ContentDate, ds.ContentTime = "20240316", "120000"
+    ds.ValueType = "CONTAINER"
+    ds.ConceptNameCodeSequence = Sequence([_code(*title)])
+    ds.ContinuityOfContent = "SEPARATE"
+    template = Dataset()
+    template.MappingResource, template.TemplateIdentifier = "DCMR", "2010"
+    ds.ContentTemplateSequence = Sequence([template])
+    items = []
+    if text:
+        item = Dataset()
+        item.RelationshipType, item.ValueType = "CONTAINS", "TEXT"
+        item.ConceptNameCodeSequence = Sequence([_code("113012", "Key Object Description")])
+        item.TextValue = text
+        items.append(item)
+    for image in selected:
+        item = Dataset()
+        item.RelationshipType, item.ValueType = "CONTAINS", "IMAGE"
+        item.ReferencedSOPSequence = Sequence([_sop_reference(image)])
+        items.append(item)
+    ds.ContentSequence = Sequence(items)
+    evidence = Dataset()
+    evidence.StudyInstanceUID = source.StudyInstanceUID
+    by_series: dict[str, list[Dataset]] = {}
+    for image in selected:
+        by_series.setdefault(str(image.SeriesInstanceUID), []).append(image)
+    series_items = []
+    for series_uid, images in by_series.items():
+        series = Dataset()
+        series.SeriesInstanceUID = series_uid
+        series.ReferencedSOPSequence = Sequence([_sop_reference(i) for i in images])
+        series_items.append(series)
+    evidence.ReferencedSeriesSequence = Sequence(series_items)
+    ds.CurrentRequestedProcedureEvidenceSequence = Sequence([evidence])
+    return ds

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import ngettext
 
+from .dicomweb import DicomwebError, dicomweb_client, dicomweb_find, dicomweb_retrieve_task
+from .forms import DicomwebPullForm
 from .models import InboxSeries, InboxStudy
 from .receive import study_assemble
+
+# The search runs in the request (so a wrong key or a PACS that is down is said at once);
+# the retrieval, which can take minutes, runs on the worker.
+PULL_SEARCH_TIMEOUT = 20
 
 
 class InboxSeriesInline(admin.TabularInline):
@@ -25,8 +38,14 @@ class InboxSeriesInline(admin.TabularInline):
     @admin.display(description="Figure")
     def figure_link(self, obj: InboxSeries) -> str:
         url = reverse("admin:cases_inboxseries_change", args=[obj.pk])
+        slices = obj.figure.slices
+        keys = slices.filter(is_key=True).count()
         return format_html(
-            '<a href="{}">{} ({} slices)</a>', url, obj.figure, obj.figure.slices.count()
+            '<a href="{}">{} ({} slices{})</a>',
+            url,
+            obj.figure,
+            slices.count(),
+            f", {keys} key" if keys else "",
         )
 
 
@@ -63,12 +82,48 @@ class InboxStudyAdmin(admin.ModelAdmin):
         "claimed_by",
         "claimed_at",
     ]
-    fields = readonly_fields
+    fields = ["case_link", "notes", *readonly_fields[1:]]
     inlines = [InboxSeriesInline]
     actions = ["claim", "assemble"]
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def get_urls(self):
+        pull = self.admin_site.admin_view(self.pull_view)
+        return [path("pull/", pull, name="cases_inboxstudy_pull"), *super().get_urls()]
+
+    def pull_view(self, request: HttpRequest) -> HttpResponse:
+        """Find a study on a configured PACS (QIDO-RS), then queue its retrieval (WADO-RS)."""
+        # A pull makes draft cases: whoever may add a case may pull.
+        if not request.user.has_perm("cases.add_case"):
+            raise PermissionDenied
+        servers = list(settings.DICOMWEB_SERVERS)
+        form = DicomwebPullForm(request.POST or None)
+        if request.method == "POST" and servers and form.is_valid():
+            query = form.query()
+            try:
+                client = dicomweb_client(
+                    query["base_url"], timeout=PULL_SEARCH_TIMEOUT, retry=False
+                )
+                uids = dicomweb_find(**query, client=client)
+            except DicomwebError as exc:
+                form.add_error(None, f"Nothing was pulled: {exc}.")
+            else:
+                if uids:
+                    dicomweb_retrieve_task.enqueue(query["base_url"], uids)
+                    messages.success(request, _pull_queued_message(query["base_url"], len(uids)))
+                    return redirect(reverse("admin:cases_inboxstudy_changelist"))
+                form.add_error(None, "The PACS holds no study for that; nothing was pulled.")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Pull a study from a PACS",
+            "form": form,
+            "servers": servers,
+        }
+        status = 422 if request.method == "POST" else 200
+        return TemplateResponse(request, "admin/cases/inboxstudy/pull.html", context, status=status)
 
     def get_queryset(self, request):
         return (
@@ -122,6 +177,14 @@ class InboxStudyAdmin(admin.ModelAdmin):
         for study in queryset:
             study_assemble(study_id=study.pk)
         self.message_user(request, "Assembled.", messages.SUCCESS)
+
+
+def _pull_queued_message(base_url: str, count: int) -> str:
+    studies = ngettext("%d study", "%d studies", count) % count
+    return (
+        f"Queued: {studies} from {urlsplit(base_url).netloc}. Each appears here as a draft "
+        "case once retrieved and de-identified; the authors are e-mailed as for a DICOM send."
+    )
 
 
 @admin.register(InboxSeries)

@@ -39,6 +39,11 @@ class InboxStudy(models.Model):
         related_name="inbox_claims",
     )
     claimed_at = models.DateTimeField(null=True, blank=True)
+    notes = models.TextField(
+        "notes for the author",
+        blank=True,
+        help_text="From the sender's key object selections (title and comment), de-identified.",
+    )
 
     class Meta:
         ordering = ["-last_received"]
@@ -51,6 +56,12 @@ class InboxStudy(models.Model):
 
     def __str__(self) -> str:
         return self.case.title if self.case_id else self.key
+
+    @classmethod
+    def unclaimed_count(cls) -> int:
+        """Studies waiting for an author: the admin's inbox badge."""
+        # inbox_unclaimed_idx answers it.
+        return cls.objects.filter(claimed_at=None).exclude(case__status="published").count()
 
     @property
     def needs_assembly(self) -> bool:
@@ -116,6 +127,36 @@ class InboxInstance(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class InboxKeyObject(models.Model):
+    """A received Key Object Selection: its key images are ticked once their instances are here.
+
+    ``pending`` maps the de-identified SOP Instance UIDs not yet found in the study to the
+    frame numbers selected (empty: every frame); a selection that arrives before its study is
+    kept whole until the study comes. The document itself is never stored.
+    """
+
+    key = models.CharField(max_length=64, unique=True, help_text="De-identified SOPInstanceUID.")
+    study_key = models.CharField(
+        max_length=64, db_index=True, help_text="De-identified StudyInstanceUID."
+    )
+    title = models.CharField(max_length=200, blank=True)
+    comment = models.TextField(blank=True)
+    pending = models.JSONField(default=dict)
+    selected = models.PositiveIntegerField(default=0, help_text="Instances it selects.")
+    calling_ae = models.CharField("sending AE", max_length=64, blank=True)
+    received = models.DateTimeField(default=timezone.now)
+    noted = models.DateTimeField(
+        null=True, blank=True, help_text="When its title and comment went into the notes."
+    )
+
+    class Meta:
+        ordering = ["received", "id"]
+        verbose_name = "key object selection"
+
+    def __str__(self) -> str:
+        return self.title or self.key
 
 
 def publication_blockers(case) -> list[str]:

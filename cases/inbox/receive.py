@@ -15,16 +15,19 @@ association that sent it ends, or after ``INBOX_IDLE_SECONDS`` without a new ins
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import pydicom
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 
 from cases.imaging.deid import KeyedReplacements, replacement_remember
 from cases.imaging.ingest import (
@@ -32,13 +35,15 @@ from cases.imaging.ingest import (
     PreparedImage,
     dicom_prepare,
     dicom_read,
+    file_size_check,
     slices_store,
     stored_files_delete,
 )
 from cases.importers.dicom import SeriesDescription, series_describe
 from cases.models import Case, Figure, Slice
 
-from .models import InboxInstance, InboxSeries, InboxStudy
+from .keyobjects import key_object_read, key_objects_apply
+from .models import InboxInstance, InboxKeyObject, InboxSeries, InboxStudy
 
 logger = logging.getLogger(__name__)
 
@@ -101,12 +106,13 @@ class InstanceHeader:
 class Outcome:
     STORED = "stored"
     DUPLICATE = "duplicate"
+    KEY_OBJECT = "key object"
 
 
 @dataclass(frozen=True)
 class Received:
     outcome: str
-    study_id: int
+    study_id: int | None  # None: a key object selection whose study has not come yet
     slices: int = 0
 
 
@@ -157,15 +163,39 @@ def burned_in_reason(ds: Dataset) -> str:
 
 def description_clean(ds: Dataset) -> str:
     """The study description without the patient's name parts or id, should it hold them."""
-    text = " ".join(str(ds.get("StudyDescription", "") or "").split())
-    name = str(ds.get("PatientName", "") or "")
-    parts = [p for p in re.split(r"[\^ ,]+", name) if len(p) > 1]
-    parts.append(str(ds.get("PatientID", "") or ""))
-    for part in filter(None, parts):
-        text = re.sub(re.escape(part), "", text, flags=re.IGNORECASE)
-    # Dates (19610203, 2024-03-15) are dropped too: only the month is kept, elsewhere.
-    text = re.sub(r"\b\d{4}-?\d{2}-?\d{2}\b", "", text)
-    return " ".join(text.split()).strip(" ,;:-")[:200]
+    return free_text_clean(ds, str(ds.get("StudyDescription", "") or ""), limit=200)
+
+
+# Identifiers a sender may type into free text besides the names (every PN of the header).
+_IDENTIFIERS = ("PatientID", "OtherPatientIDs", "AccessionNumber", "InstitutionName")
+
+
+def free_text_clean(ds: Dataset, text: str, *, limit: int, mark: str = "") -> str:
+    """``text`` without the name parts and identifiers ``ds`` holds, nor any full date.
+
+    For free text from a header (a study description, a key object's comment): a name in it
+    that the header does not hold cannot be found here, which is why no other free text of a
+    header is kept. What is taken out is replaced by ``mark``, so a sentence still reads.
+    """
+    text = " ".join(text.split())
+    parts: set[str] = set()
+    for element in ds.iterall():
+        if element.VR == "PN" and element.value:
+            names = element.value if isinstance(element.value, MultiValue) else [element.value]
+            for name in names:
+                parts.update(p for p in re.split(r"[\^ ,=]+", str(name)) if len(p) > 1)
+    for keyword in _IDENTIFIERS:
+        value = ds.get(keyword) or []
+        parts.update(str(v) for v in (value if isinstance(value, list | MultiValue) else [value]))
+    # Whole words, longest first, so "MARY" does not leave the tail of "MARYANNE" and "LI" is
+    # not taken out of "clinical"; in one pass, so no part matches inside a mark.
+    found = sorted(filter(None, parts), key=len, reverse=True)
+    if found:
+        pattern = "|".join(re.escape(part) for part in found)
+        text = re.sub(rf"(?<!\w)(?:{pattern})(?!\w)", mark, text, flags=re.IGNORECASE)
+    # Dates (19610203, 2024-03-15, 03/02/1961) are dropped too: only the month is kept.
+    text = re.sub(r"\b\d{4}-?\d{2}-?\d{2}\b|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b", mark, text)
+    return " ".join(text.split()).strip(" ,;:-")[:limit]
 
 
 def age_years(ds: Dataset) -> int | None:
@@ -239,6 +269,41 @@ def instance_receive(
     # so the stored UIDs are the keys above), re-encoding. Nothing was written before this.
     prepared = dicom_prepare(name=name, ds=ds, replacements=memory)
     return _instance_store(header, description, prepared, calling_ae, source)
+
+
+def key_object_receive(*, data: bytes, calling_ae: str = "", name: str = "instance") -> Received:
+    """Keep a Key Object Selection for its study's draft case; ImageRejected if unreadable.
+
+    Only what the selection says is kept (the de-identified keys of the instances it selects,
+    its title, its comment cleaned of the names and identifiers its header holds); it is
+    applied when its study is assembled. A second send of one selection changes nothing.
+    """
+    file_size_check(name, len(data))
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data), force=True)
+        selection = key_object_read(ds, replacements_new())
+        comment = free_text_clean(ds, "\n".join(selection.texts), limit=4000, mark="[removed]")
+        title = free_text_clean(ds, selection.title, limit=200)
+    except Exception as exc:  # pydicom raises many types on a damaged dataset
+        raise ImageRejected(name, f"unreadable key object selection ({exc})") from exc
+    with transaction.atomic():
+        _, created = InboxKeyObject.objects.get_or_create(
+            key=selection.key,
+            defaults={
+                "study_key": selection.study_key,
+                "title": title,
+                "comment": comment,
+                "pending": selection.references,
+                "selected": len(selection.references),
+                "calling_ae": calling_ae[:64],
+            },
+        )
+        study = InboxStudy.objects.filter(key=selection.study_key).first()
+        if study is not None and created:
+            # The idle sweep applies it too, should the association that brought it not end.
+            InboxStudy.objects.filter(pk=study.pk).update(last_received=timezone.now())
+    outcome = Outcome.KEY_OBJECT if created else Outcome.DUPLICATE
+    return Received(outcome, study.pk if study else None)
 
 
 def _instance_store(
@@ -365,6 +430,7 @@ def study_assemble(*, study_id: int) -> InboxStudy | None:
         first_time = study.assembled is None
         for series in study.series.select_related("figure"):
             _series_sort(series)
+        key_objects_apply(study=study)
         case = study.case
         if case.title.endswith("(receiving)") or first_time:
             case.title = study_title(study)

@@ -1,10 +1,11 @@
 """The DICOM receiver: a pynetdicom Storage SCP that feeds the inbox.
 
 C-ECHO, and C-STORE for the image storage classes a department sends (CT, MR, CR/DX, US,
-secondary capture, enhanced and multi-frame, plus Key Object Selection documents, accepted and
-ignored for now), in the uncompressed syntaxes and those pydicom can decode here (JPEG, JPEG-LS,
-JPEG 2000, RLE through pylibjpeg). Each instance goes through ``instance_receive`` before the
-C-STORE is answered: success only once it is committed, a failure status otherwise.
+secondary capture, enhanced and multi-frame) and for Key Object Selection documents (a study's
+key images, ``cases/inbox/keyobjects.py``), in the uncompressed syntaxes and those pydicom can
+decode here (JPEG, JPEG-LS, JPEG 2000, RLE through pylibjpeg). Each instance goes through
+``instance_receive`` (a key object through ``key_object_receive``) before the C-STORE is
+answered: success only once it is committed, a failure status otherwise.
 
 Who may associate: calling AE titles on ``DICOM_ALLOWED_AES`` ("AE" or "AE@address"); an
 empty list lets only loopback peers in, and only when HTTPS is off (development).
@@ -28,8 +29,9 @@ from pynetdicom.transport import ThreadedAssociationServer
 
 from cases.imaging.ingest import ImageRejected
 
+from .keyobjects import KEY_OBJECT_SELECTION
 from .models import InboxStudy
-from .receive import Outcome, instance_receive, study_assemble
+from .receive import Outcome, instance_receive, key_object_receive, study_assemble
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +62,6 @@ IMAGE_STORAGE = (
     "1.2.840.10008.5.1.4.1.1.20",  # Nuclear Medicine
     "1.2.840.10008.5.1.4.1.1.128",  # PET
 )
-KEY_OBJECT_SELECTION = "1.2.840.10008.5.1.4.1.1.88.59"
 
 _UNCOMPRESSED = (
     uids.ImplicitVRLittleEndian,
@@ -151,11 +152,14 @@ class Receiver:
     def on_store(self, event) -> int | tuple:
         close_old_connections()
         calling = event.assoc.requestor.ae_title.strip()
-        if event.request.AffectedSOPClassUID == KEY_OBJECT_SELECTION:
-            return SUCCESS  # accepted so a sender's whole study goes through; not used yet
+        receive = (
+            key_object_receive
+            if event.request.AffectedSOPClassUID == KEY_OBJECT_SELECTION
+            else instance_receive
+        )
         try:
             data = event.encoded_dataset(include_meta=True)
-            received = instance_receive(data=data, calling_ae=calling, name="instance")
+            received = receive(data=data, calling_ae=calling, name="instance")
         except ImageRejected as exc:
             logger.warning("C-STORE from %s refused: %s", calling, exc.reason)
             return CANNOT_UNDERSTAND
@@ -166,8 +170,9 @@ class Receiver:
         except Exception:
             logger.exception("C-STORE from %s failed", calling)
             return CANNOT_UNDERSTAND
-        with self.lock:
-            self.touched.setdefault(id(event.assoc), set()).add(received.study_id)
+        if received.study_id is not None:
+            with self.lock:
+                self.touched.setdefault(id(event.assoc), set()).add(received.study_id)
         if received.outcome == Outcome.DUPLICATE:
             logger.info("C-STORE from %s: duplicate instance, kept the stored one", calling)
         return SUCCESS

@@ -46,6 +46,7 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"{len(result.studies)} stud{'y' if len(result.studies) == 1 else 'ies'}: "
                 f"{result.stored} instance(s) stored, {result.duplicates} already there"
+                + (f", {result.key_objects} key object selection(s)" if result.key_objects else "")
             )
         )
         for reason in result.skipped:
