@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0023_library_figure_plane"),
+        ("cases", "0024_comment_view_query_longer"),
     ]
 
     operations = [
