@@ -16,10 +16,11 @@ from cases.models import Case, Figure, RevealStep
 from cases.unknown.reveal import case_steps
 from tests.conftest import case_build
 from tests.test_conference import HX, act, state
+from tests.test_study import study_case
 from tests.test_unknown_spoilers import _later_identifiers, _later_texts, _plain, demo_cases
 
 pytestmark = pytest.mark.django_db
-__all__ = ["demo_cases"]  # the fixture, imported for pytest
+__all__ = ["demo_cases", "study_case"]  # the fixtures, imported for pytest
 
 
 @pytest.fixture
@@ -193,6 +194,27 @@ def test_linked_scrolling_moves_the_other_viewport_here_and_in_the_room(drive, l
     act(drive, live, "link", link="0")
     drive.post(f"/conference/{live.code}/viewer/second/", {"slice": "3"}, headers=HX)
     assert state(live).view["slice"] == "1" and state(live).second_view["slice"] == "3"
+
+
+def test_two_series_of_one_ct_link_by_position_and_one_turns_coronal(drive, live, study_case):
+    conference = services.conference_create(title="CT", presenter=live.presenter,
+                                            cases=[study_case])  # fmt: skip
+    services.conference_start(conference)
+    services.conference_navigate(conference, step=1)
+    act(drive, conference, "layout", layout="2")
+    act(drive, conference, "link", link="1")
+    drive.post(f"/conference/{conference.code}/viewer/", {"slice": "12"}, headers=HX)
+    # File 12 of the CT is slice 12 of figure 1 and slice 4 of figure 2 (files 9-28).
+    assert state(conference).second_view["slice"] == "4"
+    coronal = act(drive, conference, "plane", plane="coronal", viewport="2", headers=HX)
+    assert coronal.status_code == 200
+    second = state(conference).second_view
+    assert second["plane"] == "coronal" and second["ww"] == "80"  # the window stays
+    stage = _stage(Client(), conference)
+    assert re.search(r'id="viewer-2-stage"[^>]*data-url="[^"]*plane=coronal', stage)
+    # A reformat does not link: scrolling the first viewport leaves it where it is.
+    drive.post(f"/conference/{conference.code}/viewer/", {"slice": "13"}, headers=HX)
+    assert state(conference).second_view == second
 
 
 # --- the room --------------------------------------------------------------------------------
