@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -87,6 +88,16 @@ def test_the_second_viewport_gives_way_when_going_back_before_its_figure(live):
     assert (again.layout, again.second) == (2, 2)  # two viewports again once it is shown
     other_case = services.conference_navigate(live, case=1)
     assert (other_case.layout, other_case.second, other_case.link) == (1, None, False)
+
+
+def test_the_room_never_draws_a_second_figure_its_step_has_not_revealed(live, cases):
+    services.conference_navigate(live, step=1)  # images: figure 2 waits for the findings
+    forced = state_store().change(live, lambda now: replace(now, layout=2, second=2))
+    assert (forced.layout, forced.second) == (2, 2)  # a state written by other means
+    stage = _stage(Client(), live)
+    assert 'id="viewer-1"' in stage and 'id="viewer-2"' not in stage
+    for image in cases[0].figures.get(number=2).slices.all():
+        assert image.token not in stage
 
 
 def test_picking_the_second_figure_for_the_first_viewport_swaps_them(live):

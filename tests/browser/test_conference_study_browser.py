@@ -120,3 +120,28 @@ def test_the_room_follows_two_viewports_and_the_right_ones_scrolling(
     finally:
         console_context.close()
         room_context.close()
+
+
+def test_two_viewports_have_no_serious_axe_violations(browser, live_server, two_series_conference):
+    from cases.conference import services
+    from tests.browser.a11y import axe_run, describe, login_context
+
+    presenter, conference = two_series_conference
+    services.conference_layout(conference, item=conference.items.first(), layout=2)
+    services.conference_link(conference, item=conference.items.first(), on=True)
+    options = {"bypass_csp": True, "viewport": {"width": 1280, "height": 900}}
+    contexts = [browser.new_context(**options),
+                login_context(browser, live_server, presenter, **options)]  # fmt: skip
+    try:
+        room, console = (context.new_page() for context in contexts)
+        room.goto(f"{live_server.url}/c/{conference.code}/")
+        room.wait_for_selector("#live-stage #viewer-2 .viewer-image")
+        console.goto(f"{live_server.url}/conference/{conference.code}/")
+        console.wait_for_selector("#console-viewport-2 #viewer-2")
+        for page in (room, console):
+            page.wait_for_load_state("load")
+            violations = axe_run(page)
+            assert not violations, describe(violations)
+    finally:
+        for context in contexts:
+            context.close()
