@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,21 @@ def test_the_room_follows_two_viewports_and_the_right_ones_scrolling(
         assert _slice(room, "#live-stage #viewer-1-stage") == "12"
         room.screenshot(path=str(SHOTS / "audience-1440.png"), full_page=True)
         console.screenshot(path=str(SHOTS / "console-1440.png"), full_page=True)
+
+        # A member looks around in the right viewport, then snaps back to the presenter's view.
+        room.locator("#live-stage #viewer-2 a[aria-label='Next slice']").click()
+        _until(room, "document.querySelector('#live-stage #viewer-2-stage').dataset.slice === '5'")
+        assert room.locator("[data-follow]").get_attribute("aria-pressed") == "false"
+        console.locator("#viewer-1").focus()
+        console.keyboard.press("ArrowDown")  # linked: the presenter's right viewport goes to 5
+        _until(console, "document.querySelector('#viewer-1-stage').dataset.slice === '13'", 10)
+        time.sleep(1.5)
+        assert _slice(room, "#live-stage #viewer-1-stage") == "12"  # the member stays put
+        room.get_by_role("link", name="Back to the presenter's view").click()
+        _until(room, "document.querySelector('#live-stage #viewer-1-stage')?.dataset.slice"
+                     " === '13'", timeout=10)  # fmt: skip
+        assert _slice(room, "#live-stage #viewer-2-stage") == "5"
+        assert room.locator("[data-follow]").get_attribute("aria-pressed") == "true"
         for page in (room, console):
             page.set_viewport_size({"width": 390, "height": 844})
         room.wait_for_timeout(300)
