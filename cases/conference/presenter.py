@@ -199,9 +199,8 @@ def viewer(request: HtmxHttpRequest, code: str, viewport: int = 1) -> HttpRespon
     )
     if request.htmx:
         html = render_to_string("cases/figure.html#viewer", context, request=request)
-        followed = (before.view, state.view) if viewport == 2 else (before.second_view,
-                                                                     state.second_view)  # fmt: skip
-        if other is not None and followed[0] != followed[1]:
+        followed = "view" if viewport == 2 else "second_view"  # the other viewport's view
+        if other is not None and getattr(before, followed) != getattr(state, followed):
             html += _viewport_html(request, conference, state, item, reveal, 3 - viewport)
         return HttpResponse(html)
     shown = context["item"]
