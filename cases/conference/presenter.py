@@ -227,9 +227,10 @@ def _viewport_html(request, conference, state, item, reveal, number: int) -> str
         caption=reveal.caption(figure),
         annotations_allowed=reveal.annotations_allowed,
     )["item"]
-    context = {"conference": conference, "live": state, "number": number, "item": shown,
-               "oob": True}  # fmt: skip
-    return render_to_string("cases/conference/console.html#viewport", context, request=request)
+    context = {"conference": conference, "live": state, "number": number, "item": shown}
+    return render_to_string(
+        "cases/conference/console.html#viewport", context | {"oob": True}, request=request
+    )
 
 
 # --- the console's buttons: one small function per action ------------------------------------

@@ -39,8 +39,9 @@ def room_screen(live: LiveState, items: list[ConferenceCase], *, figure_base: st
     return item, reveal, viewer
 
 
-def room_second_viewer(live: LiveState, item: ConferenceCase | None, reveal, *,
-                       figure_base: str | None = None):  # fmt: skip
+def room_second_viewer(
+    live: LiveState, item: ConferenceCase | None, reveal, *, figure_base: str | None = None
+):
     """The second viewport's viewer item while the room sees two, else None.
 
     Its figure is one the step reveals (``services.current_second_figure``), its caption

@@ -191,9 +191,12 @@ def conference_figure(conference: Conference, *, item: ConferenceCase, number: i
             return live
         if number == live.second:
             return replace(
-                live, figure=number, view=live.second_view, second=live.figure,
+                live,
+                figure=number,
+                view=live.second_view,
+                second=live.figure,
                 second_view=live.view,
-            )  # fmt: skip
+            )
         return replace(live, figure=number, view={})
 
     return state_store().change(conference, update)
@@ -297,8 +300,8 @@ def _linked(live: LiveState, *, moved: int, view: ViewState, other: Figure) -> L
     Two acquired stacks link (by position in mm when they share a geometry); a reformat or a
     single image stays where it is.
     """
-    other_view = ViewState.from_query(other, live.view if moved == 2 else live.second_view,
-                                      base_url="/")  # fmt: skip
+    other_query = live.view if moved == 2 else live.second_view
+    other_view = ViewState.from_query(other, other_query, base_url="/")
     if not (view.is_stack and other_view.is_stack) or view.is_reformat or other_view.is_reformat:
         return live
     index = linked_index(source=view.slices, index=view.index, target=other_view.slices)
