@@ -266,6 +266,20 @@ def _asked_now(conference: Conference) -> tuple[bool, str]:
     return state(conference).question == question.pk, question.prompt
 
 
+def _images_shown(conference: Conference) -> None:
+    services.conference_navigate(conference, step=1)
+
+
+def _two_figures_shown(conference: Conference) -> None:
+    services.conference_navigate(conference, step=2)
+
+
+def _two_viewports(conference: Conference) -> None:
+    services.conference_navigate(conference, step=2)
+    item = conference.items.first()
+    services.conference_layout(conference, item=item, layout=2)
+
+
 # Every button of the console: its action, a set-up, the form data it posts, and what it then
 # changed (actions on a question post the question set up).
 CONSOLE_ACTIONS = [
@@ -282,6 +296,28 @@ CONSOLE_ACTIONS = [
         {"figure": "2"},
         lambda c: state(c).figure,
         2,
+    ),
+    (
+        "layout",
+        lambda c: services.conference_navigate(c, step=2),
+        {"layout": "2"},
+        lambda c: (state(c).layout, state(c).second),
+        (2, 2),
+    ),
+    (
+        "second",
+        _two_figures_shown,
+        {"figure": "2"},
+        lambda c: (state(c).layout, state(c).second),
+        (2, 2),
+    ),
+    ("link", _two_viewports, {"link": "1"}, lambda c: state(c).link, True),
+    (
+        "plane",
+        _images_shown,
+        {"viewport": "1", "plane": "axial"},
+        lambda c: state(c).view,
+        {"slice": "2"},
     ),
     ("ask", None, {"kind": "poll", "options": "A\nB"}, _asked_now, (True, "Your diagnosis?")),
     ("dismiss", _asked, {}, lambda c: state(c).question, None),
@@ -324,6 +360,8 @@ def test_the_console_buttons_post_exactly_the_actions_above(drive, conference):
     services.conference_start(conference)
     services.conference_navigate(conference, step=2)  # two figures: the figure picker
     seen |= buttons()
+    services.conference_layout(conference, item=conference.items.first(), layout=2)
+    seen |= buttons()  # two viewports: the second's figure and linked scrolling
     _results_shown(conference)
     seen |= buttons()
     assert seen == {name for name, *_ in CONSOLE_ACTIONS}

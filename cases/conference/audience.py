@@ -31,7 +31,7 @@ from cases.models import RevealStep
 from . import services
 from .models import Conference, ConferenceCase, Question, Vote
 from .models import join_code_normalise as _normalise
-from .room import click_view, heatmap_response, room_screen
+from .room import click_view, heatmap_response, room_screen, room_second_viewer
 from .state import HEARTBEAT_SECONDS, LiveState, state_store
 
 MEMBER_COOKIE = "cv_member"
@@ -60,6 +60,7 @@ def _stage_html(live: LiveState) -> str:
         conference = Conference.objects.get(pk=live.conference)
         items = services.conference_items(conference)
         item, reveal, viewer = room_screen(live, items)
+        second_viewer = room_second_viewer(live, item, reveal)
         html = render_to_string(
             "cases/conference/audience.html#stage",
             {
@@ -68,6 +69,7 @@ def _stage_html(live: LiveState) -> str:
                 "item": item,
                 "reveal": reveal,
                 "viewer": viewer,
+                "second_viewer": second_viewer if viewer else None,
                 "stage_key": _stage_key(live),
                 "RevealStep": RevealStep,
             },
@@ -79,7 +81,11 @@ def _stage_html(live: LiveState) -> str:
 def _stage_key(live: LiveState) -> str:
     """Changes exactly when the stage does: the script skips swapping an unchanged stage."""
     view = "&".join(f"{k}={v}" for k, v in sorted(live.view.items()))
-    return f"{live.status}/{live.position}/{live.step}/{live.figure}/{view}"
+    key = f"{live.status}/{live.position}/{live.step}/{live.figure}/{view}"
+    if live.layout == 2:
+        second = "&".join(f"{k}={v}" for k, v in sorted(live.second_view.items()))
+        key += f"/2/{live.second}/{second}/{int(live.link)}"
+    return key
 
 
 def _voter(request: HttpRequest | None, *, create: bool = False) -> str:

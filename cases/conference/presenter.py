@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -28,7 +29,7 @@ from . import services
 from .forms import ConferenceForm, QuestionForm, TargetForm
 from .models import PRESENT_PERMISSION, Conference, ConferenceCase, Question
 from .models import join_code_normalise as _normalise
-from .room import heatmap_response, room_screen
+from .room import heatmap_response, room_screen, room_second_viewer
 from .state import LiveState, state_store
 
 
@@ -53,6 +54,7 @@ def _console_context(request: HttpRequest, conference: Conference) -> dict:
     items = services.conference_items(conference)
     item = services.current_item(state, items)
     viewer_base = reverse("cases:conference_viewer", args=[conference.code])
+    second_base = reverse("cases:conference_viewer_second", args=[conference.code])
     context = {
         "conference": conference,
         "live": state,
@@ -67,14 +69,15 @@ def _console_context(request: HttpRequest, conference: Conference) -> dict:
     if item is None:
         return context
     # The presenter sees the room's screen even before the start (to rehearse).
-    _, reveal, viewer = room_screen(
-        replace(state, status=Conference.Status.LIVE), items, figure_base=viewer_base
-    )
+    shown = replace(state, status=Conference.Status.LIVE)
+    _, reveal, viewer = room_screen(shown, items, figure_base=viewer_base)
+    second_viewer = room_second_viewer(shown, item, reveal, figure_base=second_base)
     steps = case_steps(item.case)
     context |= {
         "case": item.case,
         "reveal": reveal,
         "viewer": viewer,
+        "second_viewer": second_viewer if viewer else None,
         "steps": [
             {"number": s, "label": RevealStep(s).label, "current": s == state.step} for s in steps
         ],
@@ -158,23 +161,31 @@ def panel(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 @vary_on_headers("HX-Request")
-def viewer(request: HtmxHttpRequest, code: str) -> HttpResponse:
-    """The presenter's viewer. POST shows its view to the room; GET only looks.
+def viewer(request: HtmxHttpRequest, code: str, viewport: int = 1) -> HttpResponse:
+    """The presenter's viewer (of viewport 1 or 2). POST shows its view to the room; GET only looks.
 
     With the script, every viewer control posts here (so the room follows each click); without
-    it, the controls are links that show the view here and a button posts it.
+    it, the controls are links that show the view here and a button posts it. With linked
+    scrolling the other viewport follows, on the room's screens and (an out-of-band swap) here.
     """
     conference = _get_conference_for_presenter(request, code)
     state = state_store().read(conference.code, fresh=True)
     items = services.conference_items(conference)
     item = services.current_item(state, items)
-    figure = services.current_figure(state, item)
+    first = services.current_figure(state, item)
+    second = services.current_second_figure(state, item) if first else None
+    figure, other = (second, first) if viewport == 2 else (first, second)
     if figure is None:
         raise Http404("No figure is shown")
+    name = "conference_viewer_second" if viewport == 2 else "conference_viewer"
+    base_url = reverse(f"cases:{name}", args=[conference.code])
     query = request.GET.copy()
+    before = state
     if request.method == "POST":
         query.update(request.POST)
-        state, params = services.conference_view(conference, figure=figure, query=query)
+        state, params = services.conference_view(
+            conference, figure=figure, query=query, viewport=viewport, other=other
+        )
         query = params
         if not request.htmx:
             return redirect(conference)
@@ -182,18 +193,44 @@ def viewer(request: HtmxHttpRequest, code: str) -> HttpResponse:
     context = viewer_context(
         query,
         figure=figure,
-        base_url=reverse("cases:conference_viewer", args=[conference.code]),
+        base_url=base_url,
         caption=reveal.caption(figure),
         annotations_allowed=reveal.annotations_allowed,
     )
     if request.htmx:
-        return render(request, "cases/figure.html#viewer", context)
-    pending = context["item"]["view"].params()
+        html = render_to_string("cases/figure.html#viewer", context, request=request)
+        followed = "view" if viewport == 2 else "second_view"  # the other viewport's view
+        if other is not None and getattr(before, followed) != getattr(state, followed):
+            html += _viewport_html(request, conference, state, item, reveal, 3 - viewport)
+        return HttpResponse(html)
+    shown = context["item"]
+    pending = shown["view"].params()
     context = _console_context(request, conference) | {
-        "viewer": context["item"],
+        "second_viewer" if viewport == 2 else "viewer": shown,
         "pending_view": {k: str(v) for k, v in pending.items()},
+        "pending_url": base_url,
     }
     return render(request, "cases/conference/console.html", context)
+
+
+def _viewport_html(request, conference, state, item, reveal, number: int) -> str:
+    """Viewport ``number`` of the console, to swap in out of band (it followed the other)."""
+    if number == 2:
+        figure, query = services.current_second_figure(state, item), state.second_view
+    else:
+        figure, query = services.current_figure(state, item), state.view
+    name = "conference_viewer_second" if number == 2 else "conference_viewer"
+    shown = viewer_context(
+        query,
+        figure=figure,
+        base_url=reverse(f"cases:{name}", args=[conference.code]),
+        caption=reveal.caption(figure),
+        annotations_allowed=reveal.annotations_allowed,
+    )["item"]
+    context = {"conference": conference, "live": state, "number": number, "item": shown}
+    return render_to_string(
+        "cases/conference/console.html#viewport", context | {"oob": True}, request=request
+    )
 
 
 # --- the console's buttons: one small function per action ------------------------------------
@@ -273,6 +310,60 @@ def _figure(conference: Conference, state: LiveState, data: QueryDict) -> None:
     services.conference_figure(conference, item=item, number=number)
 
 
+def _layout(conference: Conference, state: LiveState, data: QueryDict) -> None:
+    """One viewer (``layout=1``) or two viewports side by side (``layout=2``)."""
+    item = _require_case(conference, state)
+    try:
+        layout = int(data.get("layout", ""))
+    except ValueError:
+        raise ActionMalformed("Bad layout.") from None
+    try:
+        services.conference_layout(conference, item=item, layout=layout)
+    except services.FigureNotShown as refused:
+        raise ActionMalformed(str(refused)) from None
+
+
+def _second(conference: Conference, state: LiveState, data: QueryDict) -> None:
+    """Figure ``figure`` in the second viewport (two viewports): one the room may see now."""
+    item = _require_case(conference, state)
+    try:
+        number = int(data.get("figure", ""))
+    except ValueError:
+        raise ActionMalformed("Choose a figure.") from None
+    try:
+        services.conference_layout(conference, item=item, layout=2, second=number)
+    except services.FigureNotShown as refused:
+        raise ActionMalformed(str(refused)) from None
+
+
+def _link(conference: Conference, state: LiveState, data: QueryDict) -> None:
+    """Link (``link=1``) or unlink (``link=0``) the two viewports' scrolling."""
+    item = _require_case(conference, state)
+    if data.get("link") not in ("0", "1"):
+        raise ActionMalformed("Bad link.")
+    services.conference_link(conference, item=item, on=data["link"] == "1")
+
+
+def _plane(conference: Conference, state: LiveState, data: QueryDict) -> None:
+    """Viewport ``viewport`` (1 or 2) in ``plane``: axial, or a coronal or sagittal reformat."""
+    item = _require_case(conference, state)
+    viewport = data.get("viewport", "1")
+    if viewport not in ("1", "2"):
+        raise ActionMalformed("Bad viewport.")
+    if viewport == "2":
+        figure = services.current_second_figure(state, item)
+    else:
+        figure = services.current_figure(state, item)
+    if figure is None:
+        raise ActionRefused("Show a figure first.")
+    try:
+        services.conference_plane(
+            conference, figure=figure, viewport=int(viewport), plane=data.get("plane", "")
+        )
+    except services.FigureNotShown as refused:
+        raise ActionMalformed(str(refused)) from None
+
+
 def _ask(conference: Conference, state: LiveState, data: QueryDict) -> None:
     """Put a question to the room; a click question is asked on the figure as it is shown."""
     item = _require_case(conference, state)
@@ -349,6 +440,10 @@ ACTIONS: dict[str, Callable[[Conference, LiveState, QueryDict], None]] = {
     "previous-case": _previous_case,
     "goto": _goto,
     "figure": _figure,
+    "layout": _layout,
+    "second": _second,
+    "link": _link,
+    "plane": _plane,
     "ask": _ask,
     "add-target": _add_target,
     "clear-target": _clear_target,

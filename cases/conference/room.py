@@ -39,6 +39,29 @@ def room_screen(live: LiveState, items: list[ConferenceCase], *, figure_base: st
     return item, reveal, viewer
 
 
+def room_second_viewer(
+    live: LiveState, item: ConferenceCase | None, reveal, *, figure_base: str | None = None
+):
+    """The second viewport's viewer item while the room sees two, else None.
+
+    Its figure is one the step reveals (``services.current_second_figure``), its caption
+    the step's (spoiler-free before the discussion), like the first viewport's.
+    """
+    if reveal is None or not live.is_live:
+        return None
+    figure = services.current_second_figure(live, item)
+    if figure is None:
+        return None
+    return viewer_context(
+        live.second_view,
+        figure=figure,
+        base_url=figure_base
+        or reverse("cases:conference_audience_figure", args=[live.code, figure.number]),
+        caption=reveal.caption(figure),
+        annotations_allowed=reveal.annotations_allowed,
+    )["item"]
+
+
 def click_view(question: Question) -> ViewState | None:
     """The image a click question is answered on, as the presenter showed it."""
     figure = question.item.case.figures.filter(number=question.figure_number).first()

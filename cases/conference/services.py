@@ -14,6 +14,8 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from cases.imaging.linking import linked_index
+from cases.imaging.params import PLANES
 from cases.imaging.viewstate import ViewState
 from cases.models import Case, Figure, Table, TableRow
 from cases.scoring import answer_matches, answer_targets
@@ -66,12 +68,22 @@ def conference_from_collection(*, collection, presenter, title: str = "") -> Con
 
 
 def _at(live: LiveState, items: list[ConferenceCase], position: int, step: int) -> LiveState:
-    """The state at ``position``/``step``: the figure (and its view) stay while still shown."""
+    """The state at ``position``/``step``: the figures (and their views) stay while still shown.
+
+    Two viewports stay two within a case; a second figure the step does not reveal (going
+    back) gives way to another one it does, or to none until one is revealed.
+    """
     case = items[position].case
-    shown = [f.number for f in case.figures.all() if f.reveal_step <= step]
+    shown = _shown_numbers(case, step)
     same_case = position == live.position
     figure = live.figure if same_case and live.figure in shown else (shown[0] if shown else None)
     keep_view = same_case and figure == live.figure
+    others = [n for n in shown if n != figure]
+    second, second_view = None, {}
+    if same_case and live.second in others:
+        second, second_view = live.second, live.second_view
+    elif same_case and live.layout == 2 and others:
+        second = others[0]
     return replace(
         live,
         position=position,
@@ -80,7 +92,16 @@ def _at(live: LiveState, items: list[ConferenceCase], position: int, step: int) 
         view=live.view if keep_view else {},
         question=live.question if same_case else None,
         results=live.results if same_case else False,
+        layout=live.layout if same_case else 1,
+        second=second,
+        second_view=second_view,
+        link=live.link if same_case else False,
     )
+
+
+def _shown_numbers(case: Case, step: int) -> list[int]:
+    """The numbers of the figures the room may see at ``step``, in order."""
+    return [f.number for f in case.figures.all() if f.reveal_step <= step]
 
 
 def _mark_shown(items: list[ConferenceCase], position: int) -> None:
@@ -160,23 +181,132 @@ def conference_navigate(
 
 
 def conference_figure(conference: Conference, *, item: ConferenceCase, number: int) -> LiveState:
-    """Show figure ``number`` (if the current step has revealed it) at its default view."""
+    """Show figure ``number`` (if the current step has revealed it) at its default view.
+
+    The second viewport's figure trades places with the first, each keeping its view.
+    """
 
     def update(live: LiveState) -> LiveState:
-        revealed = {f.number for f in item.case.figures.all() if f.reveal_step <= live.step}
-        if number not in revealed or number == live.figure:
+        if number not in _shown_numbers(item.case, live.step) or number == live.figure:
             return live
+        if number == live.second:
+            return replace(
+                live,
+                figure=number,
+                view=live.second_view,
+                second=live.figure,
+                second_view=live.view,
+            )
         return replace(live, figure=number, view={})
 
     return state_store().change(conference, update)
 
 
-def conference_view(conference: Conference, *, figure: Figure, query) -> tuple[LiveState, dict]:
-    """Show the view in ``query`` (a viewer query string mapping) of the current figure."""
+class FigureNotShown(Exception):
+    """The room may not see that figure now (none such, or a later step's): nothing changed."""
+
+
+def conference_layout(
+    conference: Conference, *, item: ConferenceCase, layout: int, second: int | None = None
+) -> LiveState:
+    """One viewer, or two viewports: the figure and ``second`` beside it, side by side.
+
+    ``second`` must be another figure the current step reveals; without it the second
+    viewport keeps its figure, else takes the first other one shown. Raises FigureNotShown
+    (and changes nothing) when there is none, or ``second`` is not one.
+    """
+    if layout not in (1, 2):
+        raise FigureNotShown("The room sees one viewer or two viewports.")
+
+    def update(live: LiveState) -> LiveState:
+        if layout == 1:
+            return replace(live, layout=1)
+        others = [n for n in _shown_numbers(item.case, live.step) if n != live.figure]
+        wanted = second
+        if wanted is None:
+            wanted = live.second if live.second in others else (others[0] if others else None)
+            if wanted is None:
+                raise FigureNotShown("Only one figure is shown at this step: nothing to compare.")
+        if wanted == live.figure:
+            raise FigureNotShown(f"Figure {wanted} is already in the first viewport.")
+        if wanted not in others:
+            raise FigureNotShown(f"The room may not see figure {wanted} at this step.")
+        view = live.second_view if wanted == live.second else {}
+        return replace(live, layout=2, second=wanted, second_view=view)
+
+    return state_store().change(conference, update)
+
+
+def conference_link(conference: Conference, *, item: ConferenceCase, on: bool) -> LiveState:
+    """Link (or unlink) the two viewports' scrolling; linking brings the second in line."""
+
+    def update(live: LiveState) -> LiveState:
+        live = replace(live, link=on)
+        first, second = current_figure(live, item), current_second_figure(live, item)
+        if not on or first is None or second is None:
+            return live
+        view = ViewState.from_query(first, live.view, base_url="/")
+        return _linked(live, moved=1, view=view, other=second)
+
+    return state_store().change(conference, update)
+
+
+def conference_view(
+    conference: Conference,
+    *,
+    figure: Figure,
+    query,
+    viewport: int = 1,
+    other: Figure | None = None,
+) -> tuple[LiveState, dict]:
+    """Show the view in ``query`` (a viewer query string mapping) of viewport ``viewport``'s
+    figure; with linked scrolling, ``other`` (the other viewport's figure) follows."""
     view = ViewState.from_query(figure, query, base_url="/")
     params = {k: str(v) for k, v in view.params().items()}
-    live = state_store().change(conference, lambda live: replace(live, view=params))
-    return live, params
+
+    def update(live: LiveState) -> LiveState:
+        live = replace(live, **{"second_view" if viewport == 2 else "view": params})
+        if live.link and live.layout == 2 and other is not None:
+            live = _linked(live, moved=viewport, view=view, other=other)
+        return live
+
+    return state_store().change(conference, update), params
+
+
+def conference_plane(
+    conference: Conference, *, figure: Figure, viewport: int, plane: str
+) -> LiveState:
+    """Viewport ``viewport`` in ``plane`` (a reformat of its stack), at that plane's middle.
+
+    The window and inversion stay; zoom and measurements belong to the old plane. Raises
+    FigureNotShown with the reason when the stack cannot be reformatted.
+    """
+    if plane not in PLANES:
+        raise FigureNotShown("The planes are axial, coronal and sagittal.")
+    live = state_store().read(conference.code, fresh=True)
+    current = live.second_view if viewport == 2 else live.view
+    query = {k: v for k, v in current.items() if k in ("ww", "wc", "invert", "ann")}
+    view = ViewState.from_query(figure, query | {"plane": plane}, base_url="/")
+    if view.plane_problem:
+        raise FigureNotShown(view.plane_problem)
+    params = {k: str(v) for k, v in view.params().items()}
+    name = "second_view" if viewport == 2 else "view"
+    return state_store().change(conference, lambda live: replace(live, **{name: params}))
+
+
+def _linked(live: LiveState, *, moved: int, view: ViewState, other: Figure) -> LiveState:
+    """The other viewport at the slice that matches ``view`` (viewport ``moved``'s new view).
+
+    Two acquired stacks link (by position in mm when they share a geometry); a reformat or a
+    single image stays where it is.
+    """
+    other_query = live.view if moved == 2 else live.second_view
+    other_view = ViewState.from_query(other, other_query, base_url="/")
+    if not (view.is_stack and other_view.is_stack) or view.is_reformat or other_view.is_reformat:
+        return live
+    index = linked_index(source=view.slices, index=view.index, target=other_view.slices)
+    params = {k: str(v) for k, v in other_view.params(index=index).items()}
+    return replace(live, **{"view" if moved == 2 else "second_view": params})
 
 
 def current_item(live: LiveState, items: list[ConferenceCase]) -> ConferenceCase | None:
@@ -190,6 +320,14 @@ def current_figure(live: LiveState, item: ConferenceCase | None) -> Figure | Non
         return None
     shown = (f for f in item.case.figures.all() if f.reveal_step <= live.step)
     return next((f for f in shown if f.number == live.figure), None)
+
+
+def current_second_figure(live: LiveState, item: ConferenceCase | None) -> Figure | None:
+    """The second viewport's figure while two are shown, if the step has revealed it."""
+    if item is None or live.layout != 2 or live.figure is None or live.second == live.figure:
+        return None
+    shown = (f for f in item.case.figures.all() if f.reveal_step <= live.step)
+    return next((f for f in shown if f.number == live.second), None)
 
 
 def poll_options(case: Case) -> list[str]:

@@ -46,6 +46,12 @@ class LiveState:
     view: dict[str, str] = field(default_factory=dict)  # the viewer's query (ViewState)
     question: int | None = None
     results: bool = False  # the question's results shown to the room
+    # The study view: 2 shows ``second`` (another figure the step has revealed) beside
+    # ``figure``, each at its own view; ``link`` links their scrolling (cases.imaging.linking).
+    layout: int = 1
+    second: int | None = None
+    second_view: dict[str, str] = field(default_factory=dict)
+    link: bool = False
 
     @property
     def etag(self) -> str:
@@ -65,7 +71,8 @@ class LiveState:
     @classmethod
     def from_dict(cls, data: dict) -> LiveState:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        known["view"] = {str(k): str(v) for k, v in (known.get("view") or {}).items()}
+        for name in ("view", "second_view"):
+            known[name] = {str(k): str(v) for k, v in (known.get(name) or {}).items()}
         return cls(**known)
 
 

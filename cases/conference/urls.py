@@ -31,6 +31,12 @@ urlpatterns = [
     path("conference/<str:code>/", presenter.console, name="conference_console"),
     path("conference/<str:code>/panel/", presenter.panel, name="conference_panel"),
     path("conference/<str:code>/viewer/", presenter.viewer, name="conference_viewer"),
+    path(
+        "conference/<str:code>/viewer/second/",
+        presenter.viewer,
+        {"viewport": 2},
+        name="conference_viewer_second",
+    ),
     path("conference/<str:code>/action/", presenter.action, name="conference_action"),
     path(
         "conference/<str:code>/questions/<int:pk>/heatmap.png",
