@@ -123,8 +123,11 @@ def linked_number(source: Geometry | None, index: int, total: int, target: Geome
     return _relative(index, total, count)
 
 
+Line = tuple[float, float, float, float]
+
+
 def reference_line(source: Geometry, index: int, target: Geometry, target_index: int,
-                   width: int, height: int) -> tuple[float, float, float, float] | None:  # fmt: skip
+                   width: int, height: int) -> Line | None:  # fmt: skip
     """Where ``source``'s slice ``index`` cuts ``target``'s slice: (x1, y1, x2, y2) in its pixels.
 
     None for two views of other volumes, parallel planes, or a plane that misses the picture.

@@ -499,7 +499,7 @@ class ViewState:
         return tuple(measurements)
 
     def measurements_on(self, index: int) -> list[Measurement]:
-        """The measurements drawn on the ``index``-th slice (of the acquired ones or the plane's)."""
+        """The measurements drawn on the ``index``-th slice (acquired, or along the plane)."""
         return [m for m in self.measurements if m.slice == index + 1]
 
     @cached_property
