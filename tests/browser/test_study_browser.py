@@ -63,14 +63,23 @@ def test_two_linked_viewports_follow_and_one_turns_coronal(browser, live_server,
     page.evaluate("window.samePage = true")
     first.focus()
     before = _number(first.locator("[data-overlay-slice]"))
+    picture = second.locator(".viewer-image").get_attribute("src")
+    # With the server out of reach the other viewport still follows: from its held stack.
+    study_requests = re.compile(r"/cases/ct/study/\?")
+    page.route(study_requests, lambda route: route.abort())
     page.keyboard.press("ArrowDown")
     page.keyboard.press("ArrowDown")
     expect(first.locator("[data-overlay-slice]")).to_have_text(f"Im {before + 2}/20")
     # File n of the CT is slice n - 8 of figure 2 (files 9-28): the same plane in mm.
     expect(second.locator("[data-overlay-slice]")).to_have_text(f"Im {before + 2 - 8}/20")
+    expect(second.locator(".viewer-image")).not_to_have_attribute("src", picture)
     expect(page).to_have_url(re.compile(rf"v2=2%3Aslice%3D{before + 2 - 8}(%26|&|$)"))
+    page.unroute(study_requests)
+    page.keyboard.press("ArrowDown")
+    expect(second.locator("[data-overlay-slice]")).to_have_text(f"Im {before + 3 - 8}/20")
     # The controls catch up over htmx, still on this page.
-    expect(second.locator("output")).to_have_text(str(before + 2 - 8), timeout=15_000)
+    expect(second.locator("output")).to_have_text(str(before + 3 - 8), timeout=15_000)
+    expect(first.locator("output")).to_have_text(str(before + 3), timeout=15_000)
     assert page.evaluate("window.samePage") is True
     # Viewport 2 shows figure 1 as a coronal reformat: viewport 1's slice is a line across it.
     page.locator("#study-show-2").get_by_role("link", name="Figure 1").click()
