@@ -6,7 +6,7 @@ import re
 import zipfile
 from html import unescape
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
@@ -119,3 +119,22 @@ def test_the_article_opens_each_figure_as_a_study(client, study_case):
     assert html.count(">Open as study</a>") == 2
     page = client.get("/cases/ct/study/?v1=2%3A").content.decode()
     assert 'aria-label="Viewport 1: Figure 2' in page
+
+
+def test_a_viewports_slice_form_keeps_the_rest_of_the_study(client, study_case):
+    html = client.get(
+        "/cases/ct/study/?layout=2&link=1&v1=1:slice=15&v2=2:slice=4"
+    ).content.decode()
+    form = section(html, 2).split('class="slice-form"')[1].split("</form>")[0]
+    fields = {
+        k: unescape(v)
+        for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form)
+    }
+    assert fields["vp"] == "2" and fields["layout"] == "2" and fields["link"] == "1"
+    assert fields["v1"] == "1:slice=15&ww=80&wc=40"
+    assert fields["v2"] == "2:"  # the viewer's own fields name viewport 2's view
+    # Submitted without JavaScript, the slice lands in viewport 2, and viewport 1 follows:
+    # slice 9 of figure 2 is file 17 of the CT, figure 1's slice 17.
+    state = viewports(follow(client, f"/cases/ct/study/?{urlencode(fields)}&slice=9"))
+    assert state["v2"]["slice"] == "9"
+    assert state["v1"]["slice"] == "17"

@@ -1084,8 +1084,6 @@
     const old = event.detail.target;
     const target = old && old.id ? document.getElementById(old.id) : old;
     if (!target || !target.querySelectorAll) return;
-    const study = target.closest && target.closest("[data-study]");
-    if (study) refLinesDraw(study);
     for (const viewer of target.querySelectorAll(VIEWER)) {
       const stage = stageOf(viewer);
       if (stage && (held.has(stage.dataset.stack) || viewer.closest("[data-hold-stack]"))) {
