@@ -11,12 +11,7 @@ import numpy as np
 import pytest
 
 from cases.imaging.ingest import slice_create_from_bytes
-from cases.imaging.linking import (
-    linked_index,
-    linked_number,
-    reference_line,
-    stacks_share_geometry,
-)
+from cases.imaging.linking import linked_number, reference_line, stack_geometry
 from cases.models import Case, Figure
 
 pytestmark = pytest.mark.django_db
@@ -43,9 +38,14 @@ def two_series() -> tuple[list, list]:
     return list(first.slices.all()), list(second.slices.all())
 
 
+def linked_index(*, source: list, index: int, target: list) -> int | None:
+    """The linked slice between two stacks (of two volumes: frames 1 and 2)."""
+    return linked_number(stack_geometry(1, source), index, len(source),
+                         stack_geometry(2, target), len(target))  # fmt: skip
+
+
 def test_stacks_of_the_same_geometry_link_by_position_in_mm(two_series):
     first, second = two_series
-    assert stacks_share_geometry(first, second)
     # Slice 15 of the first (file 15) is file 15 in the second: 28 - 15 = 13, the 14th.
     assert linked_index(source=first, index=14, target=second) == 13
     assert second[13].image_position == first[14].image_position
@@ -58,10 +58,11 @@ def test_stacks_of_other_geometry_link_by_relative_index(two_series):
     first, second = two_series
     for image in second:
         image.image_orientation = [0, 1, 0, 0, 0, -1]  # sagittal
-    assert not stacks_share_geometry(first, second)
     assert linked_index(source=first, index=0, target=second) == 0
     assert linked_index(source=first, index=19, target=second) == 19
     assert linked_index(source=first, index=10, target=second[:11]) == 5
+    # Without geometry (pictures, not DICOM), by relative index too.
+    assert linked_number(None, 10, 20, None, 11) == 5
 
 
 # --- geometry: linked slices and reference lines ---------------------------------------------
@@ -82,11 +83,13 @@ def _normal_distances(slices) -> tuple[np.ndarray, np.ndarray]:
     return normal, np.array([np.dot(s.image_position, normal) for s in slices])
 
 
-def test_linked_number_by_geometry_agrees_with_linking_by_slices(two_series):
+def test_a_views_geometry_links_by_the_stored_positions(two_series):
     first, second = two_series
     a, b = _view(first[0].figure, ""), _view(second[0].figure, "")
+    _, here = _normal_distances(first)
+    _, there = _normal_distances(second)
     for index in range(len(first)):
-        expected = linked_index(source=first, index=index, target=second)
+        expected = int(np.argmin(np.abs(there - here[index])))
         assert linked_number(a.geometry, index, a.count, b.geometry, b.count) == expected
 
 

@@ -161,31 +161,6 @@ def reference_line(source: Geometry, index: int, target: Geometry, target_index:
     return (round(x1, 2), round(y1, 2), round(x2, 2), round(y2, 2))
 
 
-def stacks_share_geometry(first: list[Slice], second: list[Slice]) -> bool:
-    """Whether every slice of both stacks has a position and one common orientation."""
-    slices = [*first, *second]
-    if not slices or any(not s.image_position or not s.image_orientation for s in slices):
-        return False
-    orientation = slices[0].image_orientation
-    return all(
-        np.allclose(s.image_orientation, orientation, atol=_ORIENTATION_TOLERANCE) for s in slices
-    )
-
-
-def linked_index(*, source: list[Slice], index: int, target: list[Slice]) -> int:
-    """The slice of ``target`` that goes with ``source[index]`` (0-based, both in stack order)."""
-    if not source or not target:
-        return 0
-    index = min(max(index, 0), len(source) - 1)
-    if stacks_share_geometry(source, target):
-        orientation = np.asarray(source[0].image_orientation, dtype=float)
-        normal = np.cross(orientation[:3], orientation[3:])
-        here = float(np.dot(source[index].image_position, normal))
-        distances = [abs(float(np.dot(s.image_position, normal)) - here) for s in target]
-        return int(np.argmin(distances))
-    return _relative(index, len(source), len(target))
-
-
 def _relative(index: int, total: int, count: int) -> int:
     if total <= 1:
         return count // 2
