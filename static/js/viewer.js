@@ -496,7 +496,8 @@
 
   // Copy the exact view, and put it in the comment form's linked view when the page has one.
   function linkView(viewer) {
-    const url = new URL(viewUrl(viewer), location.href);
+    // In a study, the study as it is shown (every viewport), not one viewport alone.
+    const url = new URL(addressOf(viewer), location.href);
     const field = document.querySelector("form input[name='view']");
     let added = "";
     if (field && viewer.dataset.figure) {
