@@ -404,11 +404,11 @@
       const svg = stage && stage.querySelector("[data-reflines]");
       const g = geometryOf(target);
       if (!svg || !g) continue;
-      const image = imageOf(target);
-      const box = image.getBoundingClientRect();
+      // Over the picture itself (not its letterbox), so a line ends where the picture does.
+      const pic = picture(imageOf(target));
       const origin = stage.getBoundingClientRect();
-      Object.assign(svg.style, { left: `${box.left - origin.left}px`, top: `${box.top - origin.top}px`,
-        width: `${box.width}px`, height: `${box.height}px` });
+      Object.assign(svg.style, { left: `${pic.left - origin.left}px`, top: `${pic.top - origin.top}px`,
+        width: `${pic.width}px`, height: `${pic.height}px` });
       const lines = [];
       for (const source of viewers) {
         const from = geometryOf(source);
