@@ -53,9 +53,9 @@ class Geometry:
         """The geometry as the page's script reads it (JSON)."""
         return {
             "frame": self.frame,
-            "origins": [[round(c, 3) for c in o] for o in self.origins],
-            "across": [round(c, 6) for c in self.across],
-            "down": [round(c, 6) for c in self.down],
+            "origins": [list(o) for o in self.origins],
+            "across": list(self.across),
+            "down": list(self.down),
         }
 
 
@@ -75,7 +75,7 @@ def stack_geometry(frame: int, slices: list[Slice]) -> Geometry | None:
     origins = tuple(
         _vector(np.asarray(s.image_position, dtype=float) - across / 2 - down / 2) for s in slices
     )
-    return Geometry(frame, origins, _vector(across), _vector(down))
+    return Geometry(frame, origins, _vector(across, 6), _vector(down, 6))
 
 
 def reformat_geometry(frame: int, slices: list[Slice], plane: str, step: int, count: int
@@ -98,7 +98,7 @@ def reformat_geometry(frame: int, slices: list[Slice], plane: str, step: int, co
     else:
         across, down, moves = c * row_spacing, -n * row_spacing, r * column_spacing
     origins = tuple(_vector(start + i * step * moves - across / 2 - down / 2) for i in range(count))
-    return Geometry(frame, origins, _vector(across), _vector(down))
+    return Geometry(frame, origins, _vector(across, 6), _vector(down, 6))
 
 
 def linked_number(source: Geometry | None, index: int, total: int, target: Geometry | None,
@@ -167,5 +167,8 @@ def _relative(index: int, total: int, count: int) -> int:
     return min(max(round(index / (total - 1) * (count - 1)), 0), count - 1)
 
 
-def _vector(values) -> Vector:
-    return (float(values[0]), float(values[1]), float(values[2]))
+def _vector(values, digits: int = 3) -> Vector:
+    # Rounded (to a micrometre for positions) as the page's script gets them, so that both
+    # pick the same slice when two lie almost equally near.
+    return (round(float(values[0]), digits), round(float(values[1]), digits),
+            round(float(values[2]), digits))  # fmt: skip
