@@ -142,7 +142,7 @@ clean:
 
 # Library speed at 100 and 10,000 cases (figures printed, not a timed test), on SQLite and
 # on PostgreSQL (BENCH_POSTGRES_URL; the bench creates and drops its own scratch database).
-.PHONY: bench-library bench-viewer bench-viewer-browser bench-conference bench-ingest bench-measure bench-reformat deid-table
+.PHONY: bench-library bench-viewer bench-viewer-browser bench-study-browser bench-conference bench-ingest bench-measure bench-reformat deid-table
 bench: bench-viewer bench-measure bench-reformat bench-conference bench-conference-push bench-library bench-ingest bench-load bench-cluster
 
 # Viewer renders through gunicorn against whitenoise's static ceiling (and Orthanc when the
@@ -164,6 +164,11 @@ bench-reformat: install
 # steps at 60/s, a preset change, window-drag renders per second (figures printed).
 bench-viewer-browser: install-dev chromium
 	$(BIN)/python bench/viewer_browser.py
+
+# The study view in Chromium: a step in one of two linked viewports to the other drawn, a
+# burst of 27 steps at 60/s followed, the reference line on a coronal (figures printed).
+bench-study-browser: install-dev chromium
+	$(BIN)/python bench/study_browser.py
 
 # 300 audience members polling a live conference for 60 s, on the database, then on Redis.
 bench-conference: install

@@ -50,3 +50,18 @@ def test_the_images_step_links_to_the_study_and_later_figures_join_it(client, un
 def test_drafts_are_404(client, unknown_case):
     Case.objects.filter(pk=unknown_case.pk).update(status=Case.Status.DRAFT)
     assert client.get(f"/u/{unknown_case.public_id}/study/").status_code == 404
+
+
+def test_a_viewports_htmx_answer_keeps_the_spoiler_rules(client, unknown_case):
+    _walk(client, unknown_case, upto=2)
+    later = unknown_case.figures.get(number=2)
+    url = f"/u/{unknown_case.public_id}/study/?layout=2&link=1&v1=1:&vp=2&slice=1"
+    response = client.get(url, headers={"HX-Request": "true"})
+    page = response.content.decode()
+    assert response.status_code == 200 and 'id="viewer-s1-stage"' in page
+    assert not any(token in page for token in _tokens(later))
+    assert "Figure 2" not in page and "ann=" not in page and "<figcaption" not in page
+    # Without htmx the same change is a redirect to the study's own URL.
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"/u/{unknown_case.public_id}/study/?")

@@ -108,7 +108,7 @@ class RenderParams:
         if any(m.slice is not None for m in measurements):
             return None
         plane = query.get("plane") or "axial"
-        if plane not in PLANES or (plane != "axial" and measurements):
+        if plane not in PLANES:
             return None
         plane_index = query.get("i") or "0"
         if plane == "axial" and "i" in query or not plane_index.isdigit():

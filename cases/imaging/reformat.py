@@ -18,6 +18,7 @@ the acquired slices, as the scanner's own reformats are.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -209,6 +210,19 @@ def _shift_whole(pixels: NDArray, dx: int, dy: int, fill: float) -> NDArray:
     dst_x = slice(max(dx, 0), columns - max(-dx, 0))
     out[dst_y, dst_x] = pixels[src_y, src_x]
     return out
+
+
+def reformat_slice(slice: Slice, volume: Volume, plane: str, shape: tuple[int, ...]) -> Slice:
+    """``slice`` as the plane's picture: its size and square pixels of the plane's spacing.
+
+    A copy, never saved: measurements read the spacing and the kind from it.
+    """
+    spacing = volume.column_spacing if plane == "coronal" else volume.row_spacing
+    plane_slice = copy.copy(slice)
+    plane_slice.height, plane_slice.width = shape[0], shape[1]
+    plane_slice.pixel_spacing_row = plane_slice.pixel_spacing_column = spacing
+    plane_slice.spacing_source = Slice.SpacingSource.PIXEL
+    return plane_slice
 
 
 def plane_step(slices: list[Slice], plane: str) -> int:

@@ -48,7 +48,7 @@ from .measure import (
     measurements_parse,
 )
 from .params import RenderParams
-from .reformat import figure_volume, plane_image
+from .reformat import figure_volume, plane_image, reformat_slice
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -110,9 +110,9 @@ def slice_render_params(
     """
     width, center = _window_requested(slice, params.window_width, params.window_center)
     if params.plane != "axial":
-        # A reformat draws neither the author's marks (placed on axial slices) nor measurements.
-        return replace(params, window_width=width, window_center=center, annotations="",
-                       measurements="")  # fmt: skip
+        # A reformat draws no author's marks (placed on axial slices); its measurements are
+        # clamped to the plane's picture when it is drawn.
+        return replace(params, window_width=width, window_center=center, annotations="")
     digest = annotations_digest(annotations_for_slice(annotations, slice))
     measurements = params.measurements
     if measurements and slice.width and slice.height:
@@ -294,7 +294,7 @@ def _slice_render_uncached(
 ) -> bytes:
     """Render ``params`` as completed by ``slice_render_params``, drawing ``annotations``."""
     if params.plane != "axial":
-        decoded = _reformat_decoded(slice, params)
+        slice, decoded = reformat_measured(slice, params.plane, params.plane_index)
         annotations = ()
     else:
         decoded = slice_pixels(slice)
@@ -335,10 +335,22 @@ def _slice_render_uncached(
     return buffer.getvalue()
 
 
-def _reformat_decoded(slice: Slice, params: RenderParams) -> DecodedSlice:
-    """The reformatted plane as a decoded slice (raises ``ReformatError`` when it cannot be)."""
+def reformat_measured(slice: Slice, plane: str, plane_index: int) -> tuple[Slice, DecodedSlice]:
+    """A reformat's plane as a slice to measure on and its decoded values.
+
+    The slice is ``slice`` (any of the stack) with the plane's size and square pixel
+    spacing, the values those of the resampled volume. Raises ``ReformatError`` when the
+    stack cannot be reformatted.
+    """
     volume = figure_volume(slice.figure_id, decode=slice_decode)
-    values = plane_image(volume, params.plane, params.plane_index)
+    values = plane_image(volume, plane, plane_index)
+    return reformat_slice(slice, volume, plane, values.shape), _reformat_decoded(
+        slice, volume, values
+    )
+
+
+def _reformat_decoded(slice: Slice, volume, values: NDArray) -> DecodedSlice:
+    """The reformatted plane as a decoded slice."""
     header_window = slice_pixels(slice).header_window
     offset, length = math.floor(volume.low), math.floor(volume.high) - math.floor(volume.low) + 1
     if length > 65536:

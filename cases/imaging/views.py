@@ -19,7 +19,7 @@ from django.http import (
     HttpResponseRedirect,
     JsonResponse,
 )
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
@@ -168,8 +168,21 @@ def study_context(
     return {"study": state, "panels": state.panels(), "strip": strip}
 
 
+def study_response(request: HtmxHttpRequest, context: dict) -> HttpResponse:
+    """The study page; a viewport's change (``vp``) without htmx goes to the canonical URL.
+
+    htmx gets the grid and the navigation around it, from which each viewer picks its
+    regions (its own, and the linked viewports').
+    """
+    study: Study = context["study"]
+    if study.changed is not None and not request.htmx:
+        return HttpResponseRedirect(study.url())
+    return render_page(request, "cases/study.html", context, partial="study")
+
+
 @require_GET
-def study(request: HttpRequest, slug: str) -> HttpResponse:
+@vary_on_headers("HX-Request")
+def study(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The case's figures as a study: a strip of thumbnails and 1, 2 or 4 viewports."""
     case = get_object_or_404(Case, slug=slug)
     if not _case_visible(request, case):
@@ -178,7 +191,7 @@ def study(request: HttpRequest, slug: str) -> HttpResponse:
     context = study_context(request, figures=figures,
                             base_url=reverse("cases:study", args=[slug]))  # fmt: skip
     back = {"url": case.get_absolute_url(), "label": "← Back to the article"}
-    return render(request, "cases/study.html", context | {"title": case.title, "back": back})
+    return study_response(request, context | {"title": case.title, "back": back})
 
 
 @require_GET

@@ -35,12 +35,13 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from django.urls import reverse
 
 from cases.models import Figure, Slice
 
+from .linking import Geometry, reformat_geometry, stack_geometry
 from .measure import (
     Measurement,
     MeasurementResult,
@@ -65,7 +66,13 @@ from .reformat import (
     plane_step,
     stack_geometry_problem,
 )
-from .render import annotations_digest, annotations_for_slice, output_size, slice_pixels
+from .render import (
+    annotations_digest,
+    annotations_for_slice,
+    output_size,
+    reformat_measured,
+    slice_pixels,
+)
 
 # (label, width, centre); the figure's own (and the DICOM header's) window come first.
 CT_PRESETS: tuple[tuple[str, float, float], ...] = (
@@ -145,6 +152,9 @@ class ViewState:
     measurements: tuple[Measurement, ...] = ()
     plane: str = "axial"  # or a reformat's plane (see the module's docstring)
     plane_problem: str = ""  # why the plane asked for could not be shown
+    # The rest of a page's query that every link of this viewer keeps (a study's other
+    # viewports): ``url()`` puts it first, and the forms carry it in hidden fields.
+    base_query: str = ""
 
     @classmethod
     def for_figure(
@@ -268,9 +278,21 @@ class ViewState:
             if plane == "axial" or not problem:
                 state = replace(self, plane=plane, index=0)
                 index = state.count // 2 if plane != "axial" else len(self.slices) // 2
-                link["url"] = self.url(plane=plane, index=self.index if link["current"] else index)
+                if link["current"]:
+                    link["url"] = self.url()
+                else:
+                    # Measurements are in the pixels of the plane they were drawn on.
+                    link["url"] = self.url(plane=plane, index=index, measurements=())
             links.append(link)
         return links
+
+    @cached_property
+    def geometry(self) -> Geometry | None:
+        """Where this view's slices (acquired, or the plane's) lie in the patient's frame."""
+        if self.is_reformat:
+            return reformat_geometry(self.figure.id, self.slices, self.plane,
+                                     plane_step(self.slices, self.plane), self.count)  # fmt: skip
+        return stack_geometry(self.figure.id, self.slices)
 
     @property
     def is_stack(self) -> bool:
@@ -388,6 +410,13 @@ class ViewState:
     # --- zoom and pan --------------------------------------------------------------------
 
     @property
+    def view_box(self) -> str:
+        """The part of the source pixels the picture shows (an SVG viewBox over it)."""
+        width, height = self.source_size
+        left, top = (self.cx - 0.5 / self.zoom) * width, (self.cy - 0.5 / self.zoom) * height
+        return f"{left:.2f} {top:.2f} {width / self.zoom:.2f} {height / self.zoom:.2f}"
+
+    @property
     def is_zoomed(self) -> bool:
         return self.zoom > 1
 
@@ -459,16 +488,18 @@ class ViewState:
         measurements = []
         for measurement in measurements_parse(text):
             number = min(measurement.slice or self.number, max(self.count, 1))
-            on = self.slices[number - 1] if self.slices else None
-            if on is not None and on.width and on.height:
-                measurement = measurement_clamp(measurement, width=on.width, height=on.height)
+            if self.is_reformat:
+                width, height = self.source_size
+            else:
+                on = self.slices[number - 1] if self.slices else None
+                width, height = (on.width, on.height) if on is not None else (0, 0)
+            if width and height:
+                measurement = measurement_clamp(measurement, width=width, height=height)
             measurements.append(replace(measurement, slice=number))
         return tuple(measurements)
 
     def measurements_on(self, index: int) -> list[Measurement]:
-        """The measurements drawn on the ``index``-th slice (none on a reformat)."""
-        if self.is_reformat:
-            return []
+        """The measurements drawn on the ``index``-th slice (acquired, or along the plane)."""
         return [m for m in self.measurements if m.slice == index + 1]
 
     @cached_property
@@ -479,6 +510,11 @@ class ViewState:
         if not here or current is None:
             return []
         try:
+            if self.is_reformat:
+                # Pixels of the resampled volume, square at the plane's spacing.
+                index = self.index * plane_step(self.slices, self.plane)
+                current, decoded = reformat_measured(current, self.plane, index)
+                return measurements_compute(current, here, decoded=decoded)
             return measurements_compute(current, here, decoded=slice_pixels(current))
         except (OSError, ValueError):
             return []  # the file is missing or damaged: the image says so, not the list
@@ -539,7 +575,7 @@ class ViewState:
         if self.has_annotations and not state.annotations:
             params["ann"] = 0
         if state.measurements:
-            here = state.number if state.plane == "axial" else None
+            here = state.number
             params["m"] = ";".join(m.text(tagged=m.slice != here) for m in state.measurements)
         return params
 
@@ -547,8 +583,8 @@ class ViewState:
         return urlencode(self.params(**changes), safe=MEASUREMENT_SAFE)
 
     def url(self, **changes) -> str:
-        """The link to this view (after ``changes``) on ``base_url``."""
-        query = self.query(**changes)
+        """The link to this view (after ``changes``) on ``base_url`` (and ``base_query``)."""
+        query = "&".join(q for q in (self.base_query, self.query(**changes)) if q)
         return f"{self.base_url}?{query}" if query else self.base_url
 
     def hidden_fields(self, *names: str) -> list[tuple[str, str | int]]:
@@ -560,7 +596,8 @@ class ViewState:
         params = self.params()
         if "slice" in names and "m" in params:
             params["m"] = measurements_format(self.measurements)
-        return [(k, v) for k, v in params.items() if k not in names]
+        base = list(parse_qsl(self.base_query, keep_blank_values=True))
+        return base + [(k, v) for k, v in params.items() if k not in names]
 
     @property
     def slice_fields(self) -> list[tuple[str, str | int]]:
@@ -657,6 +694,7 @@ class ViewState:
                 cx=self.cx,
                 cy=self.cy,
                 fmt=VIEWER_FORMAT,
+                measurements=measurements_format(self.measurements_on(index), tagged=False),
                 plane=self.plane,
                 plane_index=index * plane_step(self.slices, self.plane),
             )

@@ -19,7 +19,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from ..forms import DifferentialForm
 from ..http import HtmxHttpRequest, render_page
-from ..imaging.views import study_context, viewer_context
+from ..imaging.views import study_context, study_response, viewer_context
 from ..library.search import Mode
 from ..library.views import library_page
 from ..markdown import ArticleLinks
@@ -345,7 +345,8 @@ def unknown_figure(request: HtmxHttpRequest, public_id: str, number: int) -> Htt
 
 
 @require_GET
-def unknown_study(request: HttpRequest, public_id: str) -> HttpResponse:
+@vary_on_headers("HX-Request")
+def unknown_study(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """The revealed figures as a study, as far as this browser has got in the case.
 
     The same rules as ``unknown_figure``: only the figures the furthest step seen reveals
@@ -368,4 +369,4 @@ def unknown_study(request: HttpRequest, public_id: str) -> HttpResponse:
     step = max(s for s in case_steps(case) if s <= max(reached, 1))
     back = {"url": _step_url(case, step), "label": "← Back to the case"}
     title = case.unknown_title or "Unknown case"
-    return render(request, "cases/study.html", context | {"title": title, "back": back})
+    return study_response(request, context | {"title": title, "back": back})

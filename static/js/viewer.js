@@ -146,6 +146,8 @@
       if (image.getAttribute("src") !== wanted) image.src = wanted;
     }
     stackLoad(viewer);
+    const study = studyOf(viewer);
+    if (study) refLinesDraw(study);
   }
 
   // --- the stack, held in the browser ---------------------------------------------------
@@ -198,7 +200,7 @@
   }
 
   // Step to slice `number` now: the picture first, the rest of the viewer after it.
-  function show(viewer, number, { fetch = true } = {}) {
+  function show(viewer, number, { fetch = true, linked = false } = {}) {
     const st = state(viewer);
     const total = count(viewer);
     if (total < 2) return false;
@@ -217,6 +219,7 @@
     }
     if (!st.uiFrame) st.uiFrame = requestAnimationFrame(() => uiUpdate(viewer));
     if (fetch) fetchLater(viewer);
+    if (!linked) studyFollow(viewer);
     return true;
   }
 
@@ -240,7 +243,7 @@
     if (st.addressTimer) return;
     st.addressTimer = setTimeout(() => {
       st.addressTimer = null;
-      const url = viewUrl(viewer);
+      const url = addressOf(viewer);
       // A viewer inside a page with its own address (an unknown-case step) leaves it alone.
       if (!viewer.closest("[data-keep-url]") && location.pathname + location.search !== url) {
         history.replaceState(history.state, "", url);
@@ -262,6 +265,168 @@
   }
 
   const sliceStep = (viewer, delta) => show(viewer, shown(viewer) + delta);
+
+  // --- a study's viewports (templates/cases/study.html, cases/imaging/study.py) ------------
+
+  const STUDY_KEYS = new Set(["layout", "link", "linkzoom", "linkwindow", "vp", "v1", "v2", "v3", "v4"]);
+  const studyOf = (viewer) => viewer.closest("[data-study]");
+  const viewportsOf = (study) => [...study.querySelectorAll(VIEWER)];
+  const numberOf = (viewer) => Number(viewer.closest("[data-viewport]").dataset.viewport);
+
+  // A viewport's `figure:query`, as the study's URL names it, on the slice shown here.
+  function specOf(viewer) {
+    const url = new URL(viewUrl(viewer), location.href);
+    const own = new URLSearchParams();
+    for (const [name, value] of url.searchParams) if (!STUDY_KEYS.has(name)) own.append(name, value);
+    return `${viewer.dataset.figure}:${own.toString()}`;
+  }
+
+  // The study's canonical URL, every viewport as it is shown now.
+  function addressOf(viewer) {
+    const study = studyOf(viewer);
+    if (!study) return viewUrl(viewer);
+    const url = new URL(viewUrl(viewer), location.href);
+    const out = new URLSearchParams();
+    for (const name of ["layout", "link", "linkzoom", "linkwindow"]) {
+      if (url.searchParams.has(name)) out.set(name, url.searchParams.get(name));
+    }
+    for (const other of viewportsOf(study)) out.set(`v${numberOf(other)}`, specOf(other));
+    return `${url.pathname}?${out}`;
+  }
+
+  // A viewport's links name the others as they were when it was drawn: send them as they are.
+  function studyRequest(viewer, detail) {
+    const study = studyOf(viewer);
+    if (!study) return;
+    const url = new URL(detail.path, location.href);
+    for (const other of viewportsOf(study)) {
+      if (other === viewer) continue;
+      const name = `v${numberOf(other)}`;
+      const spec = specOf(other);
+      if (url.searchParams.has(name)) url.searchParams.set(name, spec);
+      if (detail.parameters[name] !== undefined) detail.parameters[name] = spec;
+    }
+    detail.path = url.pathname + url.search;
+  }
+
+  // Each viewport's geometry (cases.imaging.linking.Geometry.data), read once per stage.
+  const geometries = new WeakMap();
+  function geometryOf(viewer) {
+    const stage = stageOf(viewer);
+    if (!stage || !stage.dataset.geometry) return null;
+    if (!geometries.has(stage)) {
+      const g = JSON.parse(stage.dataset.geometry);
+      const [a, b, c] = g.across;
+      const [d, e, f] = g.down;
+      const n = [b * f - c * e, c * d - a * f, a * e - b * d];
+      const length = Math.hypot(...n);
+      g.normal = n.map((x) => x / length);
+      geometries.set(stage, g);
+    }
+    return geometries.get(stage);
+  }
+  const dot = (p, q) => p[0] * q[0] + p[1] * q[1] + p[2] * q[2];
+
+  // As Python's round(): halves to even, so both sides pick the same slice.
+  function roundEven(x) {
+    const r = Math.round(x);
+    return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  }
+
+  // linking.linked_number: by position in mm along parallel normals, else by relative index.
+  function linkedNumber(source, index, total, target, length) {
+    const parallel = source && target && Math.abs(dot(source.normal, target.normal)) > 1 - 1e-3;
+    if (source && target && !parallel && source.frame === target.frame) return null;
+    if (parallel && index < source.origins.length) {
+      const here = dot(source.origins[index], source.normal);
+      let best = 0;
+      let nearest = Infinity;
+      target.origins.forEach((origin, i) => {
+        const d = Math.abs(dot(origin, source.normal) - here);
+        if (d < nearest) {
+          nearest = d;
+          best = i;
+        }
+      });
+      return best;
+    }
+    if (total <= 1) return Math.floor(length / 2);
+    return Math.min(Math.max(roundEven((index / (total - 1)) * (length - 1)), 0), length - 1);
+  }
+
+  // linking.reference_line: where the source's slice cuts the target's, in its pixels.
+  function referenceLine(source, index, target, targetIndex, width, height) {
+    if (source.frame !== target.frame) return null;
+    const n = source.normal;
+    const a = dot(n, target.across);
+    const b = dot(n, target.down);
+    if (Math.hypot(a / Math.hypot(...target.across), b / Math.hypot(...target.down)) < 1e-3) return null;
+    const c = dot(source.origins[index], n) - dot(n, target.origins[targetIndex]);
+    const points = [];
+    if (Math.abs(b) > 1e-9) {
+      for (const x of [0, width]) {
+        const y = (c - a * x) / b;
+        if (y >= -1e-6 && y <= height + 1e-6) points.push([x, y]);
+      }
+    }
+    if (Math.abs(a) > 1e-9) {
+      for (const y of [0, height]) {
+        const x = (c - b * y) / a;
+        if (x >= -1e-6 && x <= width + 1e-6) points.push([x, y]);
+      }
+    }
+    const unique = [];
+    for (const p of points) if (unique.every((q) => Math.hypot(p[0] - q[0], p[1] - q[1]) > 1e-6)) unique.push(p);
+    return unique.length < 2 ? null : [...unique[0], ...unique[1]];
+  }
+
+  // A step in a linked study moves the others from their held stacks, with no round trip:
+  // the stepping viewport's request brings their controls when it pauses.
+  function studyFollow(viewer) {
+    const study = studyOf(viewer);
+    if (!study) return;
+    if (study.hasAttribute("data-link")) {
+      const source = geometryOf(viewer);
+      for (const other of viewportsOf(study)) {
+        if (other === viewer || count(other) < 2 || !stageOf(other)) continue;
+        const index = linkedNumber(source, shown(viewer) - 1, count(viewer), geometryOf(other), count(other));
+        if (index !== null) show(other, index + 1, { fetch: false, linked: true });
+      }
+    }
+    refLinesDraw(study);
+  }
+
+  // Each viewport shows where the others' slices cut it (of the same volume).
+  function refLinesDraw(study) {
+    const viewers = viewportsOf(study);
+    for (const target of viewers) {
+      const stage = stageOf(target);
+      const svg = stage && stage.querySelector("[data-reflines]");
+      const g = geometryOf(target);
+      if (!svg || !g) continue;
+      // Over the picture itself (not its letterbox), so a line ends where the picture does.
+      const pic = picture(imageOf(target));
+      const origin = stage.getBoundingClientRect();
+      Object.assign(svg.style, { left: `${pic.left - origin.left}px`, top: `${pic.top - origin.top}px`,
+        width: `${pic.width}px`, height: `${pic.height}px` });
+      const lines = [];
+      for (const source of viewers) {
+        const from = geometryOf(source);
+        if (source === target || !from) continue;
+        const line = referenceLine(from, shown(source) - 1, g, shown(target) - 1,
+          Number(stage.dataset.width), Number(stage.dataset.height));
+        if (!line) continue;
+        const el = document.createElementNS(SVG, "line");
+        const number = numberOf(source);
+        el.setAttribute("class", `refline refline-${number}`);
+        el.dataset.from = number;
+        ["x1", "y1", "x2", "y2"].forEach((name, i) => el.setAttribute(name, line[i]));
+        el.setAttribute("vector-effect", "non-scaling-stroke");
+        lines.push(el);
+      }
+      svg.replaceChildren(...lines);
+    }
+  }
 
   // --- cine -------------------------------------------------------------------------------
 
@@ -331,7 +496,8 @@
 
   // Copy the exact view, and put it in the comment form's linked view when the page has one.
   function linkView(viewer) {
-    const url = new URL(viewUrl(viewer), location.href);
+    // In a study, the study as it is shown (every viewport), not one viewport alone.
+    const url = new URL(addressOf(viewer), location.href);
     const field = document.querySelector("form input[name='view']");
     let added = "";
     if (field && viewer.dataset.figure) {
@@ -805,6 +971,7 @@
     if (!viewer || !stageOf(viewer)) return;
     const st = state(viewer);
     if (st.size !== null) event.detail.parameters.size = st.size;
+    studyRequest(viewer, event.detail);
     // The controls may be a few steps behind the picture: a change they ask for (a preset,
     // invert) is for the slice shown, and it brings that slice's controls, so the pending
     // catch-up request is not needed.
@@ -849,8 +1016,9 @@
     if (steppedSince) fetchLater(viewer);
     else st.shown = Number(stage.dataset.slice) || null;
     st.wheel = null;
-    if (!viewer.closest("[data-keep-url]") && stage.dataset.url && location.pathname + location.search !== stage.dataset.url) {
-      history.replaceState(history.state, "", stage.dataset.url);
+    const address = studyOf(viewer) ? addressOf(viewer) : stage.dataset.url;
+    if (!viewer.closest("[data-keep-url]") && address && location.pathname + location.search !== address) {
+      history.replaceState(history.state, "", address);
     }
     const range = slider(viewer);
     if (range && st.shown) range.value = st.shown;
@@ -864,6 +1032,8 @@
     }
     if (viewer.dataset.engaged) fit(viewer);
     fullscreenButtons(viewer);
+    const study = studyOf(viewer);
+    if (study) refLinesDraw(study);
   }
 
   // Dragging the slider shows each slice as it passes; the fragment follows when it stops.
@@ -928,6 +1098,8 @@
     // A page that is one viewer (the figure's own page) is there to be read: hold its stack.
     const viewers = document.querySelectorAll(VIEWER);
     if (viewers.length === 1) engage(viewers[0]);
+    // So is a study: every viewport holds its stack, so linked ones follow from memory.
+    for (const viewer of document.querySelectorAll(`[data-study] ${VIEWER}`)) engage(viewer);
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();

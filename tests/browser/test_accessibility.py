@@ -26,6 +26,7 @@ PAGES = [
     "article",
     "article figure viewer (image)",
     "viewer (28-slice head CT stack)",
+    "study view (axial and coronal)",
     "unknown-case library",
     "unknown step 1 presentation",
     "unknown step 2 images",
@@ -72,6 +73,7 @@ def _visits(demo, live_server):
     base = live_server.url
     article = f"{base}{seed.get_absolute_url()}"
     stack = f"{base}{head_ct.get_absolute_url()}figures/1/?slice=14"
+    study = f"{base}{head_ct.get_absolute_url()}study/?layout=2&v2=1:plane%3Dcoronal"
     admin = f"{base}/admin/cases/case/{seed.pk}/change/"
     unknown = f"{base}/u/{seed.public_id}"
 
@@ -99,6 +101,7 @@ def _visits(demo, live_server):
         ("article", "anonymous", goto(article)),
         ("article figure viewer (image)", "anonymous", goto(f"{article}figures/1/")),
         ("viewer (28-slice head CT stack)", "anonymous", goto(stack)),
+        ("study view (axial and coronal)", "anonymous", goto(study)),
         ("unknown-case library", "anonymous", goto(f"{base}/u/")),
         ("unknown step 1 presentation", "anonymous", goto(f"{unknown}/")),
         ("unknown step 2 images", "anonymous", goto(f"{unknown}/2/")),
