@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from cases.imaging.linking import linked_index
+from cases.imaging.linking import linked_number
 from cases.imaging.params import PLANES
 from cases.imaging.viewstate import ViewState
 from cases.models import Case, Figure, Table, TableRow
@@ -304,7 +304,10 @@ def _linked(live: LiveState, *, moved: int, view: ViewState, other: Figure) -> L
     other_view = ViewState.from_query(other, other_query, base_url="/")
     if not (view.is_stack and other_view.is_stack) or view.is_reformat or other_view.is_reformat:
         return live
-    index = linked_index(source=view.slices, index=view.index, target=other_view.slices)
+    index = linked_number(view.geometry, view.index, view.count, other_view.geometry,
+                          other_view.count)  # fmt: skip
+    if index is None:
+        return live
     params = {k: str(v) for k, v in other_view.params(index=index).items()}
     return replace(live, **{"view" if moved == 2 else "second_view": params})
 
