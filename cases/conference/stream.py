@@ -1,11 +1,13 @@
 """The room's push channel: server-sent events from Redis pub/sub, as a small ASGI app.
 
 Run by uvicorn beside the gunicorn app servers (``make sse``); the balancer sends
-``/c/<code>/events/`` here. The state store publishes the new version on the conference's
-channel with every change (``state.RedisStateStore.change``); each connected audience page
-gets ``event: state`` and fetches the new fragments with the usual conditional GET, so the
-HTML still comes from Django and this process never touches the database. Without
-``REDIS_URL`` it answers 204, which tells the page to keep polling.
+``/c/<code>/events/`` here. With every change the state store publishes on the conference's
+channel (``state.RedisStateStore.change``) what the room's screen now shows: the bar and the
+stage as HTML, rendered once by the presenter's request. Each connected audience page gets it
+as ``event: screen`` and swaps it in with no request of its own; a bare version (the screen
+did not render) comes as ``event: state``, on which the page fetches the fragments with the
+usual conditional GET. The HTML still comes from Django: this process never touches the
+database. Without ``REDIS_URL`` it answers 204, which tells the page to keep polling.
 
 One Redis connection per open stream keeps the code plain: uvicorn and Redis both hold
 thousands of them, more than a room has members.
@@ -30,6 +32,17 @@ def events_channel(code: str) -> str:
 
 def state_event(version: int | str) -> bytes:
     return f"event: state\ndata: {version}\n\n".encode()
+
+
+def screen_event(html: str) -> bytes:
+    """The screen as one event: a ``data:`` line per line of HTML (the browser rejoins them)."""
+    lines = re.split(r"\r\n|\r|\n", html)
+    return ("event: screen\n" + "".join(f"data: {line}\n" for line in lines) + "\n").encode()
+
+
+def announcement_event(message: str) -> bytes:
+    """What the state store published, as the event for the page: a version or a screen."""
+    return state_event(message) if message.isdigit() else screen_event(message)
 
 
 def _redis_url() -> str:
@@ -116,7 +129,7 @@ async def _stream(code: str, url: str, receive, send) -> None:
                 break
             message = listening.result()
             if message is not None:
-                body = state_event(message["data"].decode())
+                body = announcement_event(message["data"].decode())
             elif loop.time() - last_sent >= KEEPALIVE_SECONDS:
                 body = b"event: ping\ndata: \n\n"
             else:

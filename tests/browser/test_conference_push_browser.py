@@ -100,7 +100,9 @@ def test_the_room_hears_the_presenters_step_on_the_stream(
         quiet = time.monotonic()
         console.get_by_role("button", name="Start").click()
         room.wait_for_selector("text=Case 1 of 1", timeout=1500)
-        assert [t for t in polls if t > quiet - 2] == [polls[-1]]  # only the stream's fetch
+        assert "Fell at home" in room.locator("#live-stage").inner_text()
+        # The stream brought the screen itself: no request for it.
+        assert [t for t in polls if t > quiet] == []
 
         # The presenter scrolls: the room holds the stack and steps through it.
         console.locator("body").click(position={"x": 5, "y": 5})
@@ -114,6 +116,31 @@ def test_the_room_hears_the_presenters_step_on_the_stream(
         held = room.evaluate(ROOM_HELD)
         assert held["engaged"] and held["complete"], held
         assert "size=" in held["src"], held  # the held stack's picture, not the fragment's
+        assert [t for t in polls if t > quiet] == []
+
+        # A member looking around keeps their view while the stream brings the presenter's.
+        room.locator("#live-stage a[aria-label='Next slice']").click()
+        _until(room, ROOM_SLICE.format(18))
+        version = room.evaluate("document.getElementById('live-bar').dataset.version")
+        console.locator("#viewer-1").focus()
+        console.keyboard.press("ArrowDown")
+        _until(console, CONSOLE_SLICE.format(18))
+        console.keyboard.press("ArrowDown")
+        _until(console, CONSOLE_SLICE.format(19))
+        _until(room, f"Number(document.getElementById('live-bar').dataset.version) > {version}")
+        room.wait_for_timeout(500)
+        assert room.locator("#live-stage #viewer-1-stage").get_attribute("data-slice") == "18"
+        room.get_by_role("link", name="Back to the presenter's view").click()
+        _until(room, ROOM_SLICE.format(19), timeout=3.0)
+
+        # A question is the member's own (their answer): the bar says it changed, the page
+        # fetches the panel; the results keep the member's answer beside the bars.
+        console.get_by_role("button", name="Open poll").click()
+        room.get_by_role("button", name="Chronic infarct").click(timeout=3000)
+        room.wait_for_selector("text=Your answer:")
+        console.get_by_role("button", name="Show results to the room").click()
+        room.wait_for_selector("#live-question .bars", timeout=3000)
+        assert "Your answer: Chronic infarct" in room.locator("#live-question").inner_text()
         for width in (1440, 390):
             room.set_viewport_size({"width": width, "height": 900})
             room.screenshot(path=str(screenshot_dir / f"conference-push-room-{width}.png"))
