@@ -222,3 +222,20 @@ def test_with_no_question_put_the_empty_panel_comes_with_the_screen(conference, 
     )
     assert live.question is None
     assert 'id="live-question"' in messages[0].decode()
+
+
+def test_the_streams_of_one_process_share_one_subscription(conference, redis_url, sse_server):
+    url = f"{sse_server}/c/{conference.code}/events/"
+    channel = stream.events_channel(conference.code)
+    with (
+        httpx.stream("GET", url, timeout=5) as first,
+        httpx.stream("GET", url, timeout=5) as second,
+    ):
+        lines = [first.iter_lines(), second.iter_lines()]
+        assert all("event: state" in _until_blank(each) for each in lines)  # the greetings
+        assert _redis_or_skip().pubsub_numsub(channel) == [(channel.encode(), 1)]
+        live = services.conference_start(conference)
+        events = [_until_blank(each) for each in lines]
+    assert events[0] == events[1]
+    assert events[0][0] == "event: screen"
+    assert f'data-version="{live.version}"' in "\n".join(events[0])

@@ -54,13 +54,11 @@ def _step_label(live: LiveState, item: ConferenceCase | None) -> str:
     return RevealStep(live.step).label if live.step in RevealStep.values else ""
 
 
-def _stage_html(live: LiveState) -> str:
+def _stage_html(live: LiveState, *, conference: Conference, items: list[ConferenceCase]) -> str:
     """The step and the viewer, the same for everyone: rendered once per version."""
     key = f"conference:{live.code}:stage:{live.version}"
     html = cache.get(key)
     if html is None:
-        conference = Conference.objects.get(pk=live.conference)
-        items = services.conference_items(conference)
         item, reveal, viewer = room_screen(live, items)
         html = render_to_string(
             "cases/conference/audience.html#stage",
@@ -137,7 +135,7 @@ def _audience_context(request: HttpRequest | None, live: LiveState) -> dict:
         "position": (items.index(item) + 1) if item else 0,
         "total": len(items),
         "step_label": _step_label(live, item),
-        "stage": _stage_html(live),
+        "stage": _stage_html(live, conference=conference, items=items),
         "question_key": _question_key(live),
         "join_url": request.build_absolute_uri(conference.join_url) if request else "",
     } | _question_context(request, live)

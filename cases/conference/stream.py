@@ -9,8 +9,9 @@ did not render) comes as ``event: state``, on which the page fetches the fragmen
 usual conditional GET. The HTML still comes from Django: this process never touches the
 database. Without ``REDIS_URL`` it answers 204, which tells the page to keep polling.
 
-One Redis connection per open stream keeps the code plain: uvicorn and Redis both hold
-thousands of them, more than a room has members.
+Each process subscribes once per conference and hands every message, made into an event
+once, to all of that conference's open streams (``_Room``): a change costs one Redis message
+and one encoding per process, not one per member.
 """
 
 from __future__ import annotations
@@ -89,13 +90,68 @@ async def _disconnect(receive) -> None:
         pass
 
 
-async def _stream(code: str, url: str, receive, send) -> None:
-    import redis.asyncio as redis
+class _Room:
+    """One conference's Redis subscription in this process, shared by its open streams."""
 
-    client = redis.Redis.from_url(url)
-    pubsub = client.pubsub()
+    def __init__(self, code: str, url: str) -> None:
+        self.code = code
+        self.url = url
+        self.streams: set[asyncio.Queue] = set()
+        self.subscribed = asyncio.Event()
+        self.task = asyncio.ensure_future(self._listen())
+
+    async def _listen(self) -> None:
+        import redis.asyncio as redis
+
+        client = redis.Redis.from_url(self.url)
+        pubsub = client.pubsub()
+        try:
+            await pubsub.subscribe(events_channel(self.code))
+            self.subscribed.set()
+            async for message in pubsub.listen():
+                if message["type"] != "message":
+                    continue
+                body = announcement_event(message["data"].decode())
+                for stream in self.streams:
+                    stream.put_nowait(body)
+        except (OSError, redis.RedisError):
+            pass  # Redis went away: the streams end below, and the browsers reconnect or poll
+        finally:
+            if _rooms.get(self.code) is self:
+                del _rooms[self.code]
+            for stream in self.streams:
+                stream.put_nowait(None)
+            self.subscribed.set()  # a stream waiting for the subscription sees it failed
+            await pubsub.aclose()
+            await client.aclose()
+
+
+_rooms: dict[str, _Room] = {}
+
+
+def _room_join(code: str, url: str) -> tuple[_Room, asyncio.Queue]:
+    room = _rooms.get(code)
+    if room is None:
+        room = _rooms[code] = _Room(code, url)
+    stream: asyncio.Queue = asyncio.Queue()
+    room.streams.add(stream)
+    return room, stream
+
+
+def _room_leave(room: _Room, stream: asyncio.Queue) -> None:
+    room.streams.discard(stream)
+    if not room.streams and _rooms.get(room.code) is room:
+        del _rooms[room.code]
+        room.task.cancel()
+
+
+async def _stream(code: str, url: str, receive, send) -> None:
+    room, events = _room_join(code, url)
     try:
-        await pubsub.subscribe(events_channel(code))
+        await room.subscribed.wait()
+        if room.task.done():
+            await _respond(send, 503, b"No pub/sub")  # the page polls
+            return
         await send(
             {
                 "type": "http.response.start",
@@ -117,28 +173,27 @@ async def _stream(code: str, url: str, receive, send) -> None:
             }
         )
         disconnected = asyncio.ensure_future(_disconnect(receive))
-        loop = asyncio.get_running_loop()
-        last_sent = loop.time()
         while not disconnected.done():
-            listening = asyncio.ensure_future(
-                pubsub.get_message(ignore_subscribe_messages=True, timeout=KEEPALIVE_SECONDS)
+            next_event = asyncio.ensure_future(events.get())
+            await asyncio.wait(
+                {next_event, disconnected},
+                timeout=KEEPALIVE_SECONDS,
+                return_when=asyncio.FIRST_COMPLETED,
             )
-            await asyncio.wait({listening, disconnected}, return_when=asyncio.FIRST_COMPLETED)
             if disconnected.done():
-                listening.cancel()
+                next_event.cancel()
                 break
-            message = listening.result()
-            if message is not None:
-                body = announcement_event(message["data"].decode())
-            elif loop.time() - last_sent >= KEEPALIVE_SECONDS:
-                body = b"event: ping\ndata: \n\n"
+            if next_event.done():
+                body = next_event.result()
+                if body is None:
+                    break  # the subscription ended: so does the stream
             else:
-                continue  # the subscription's own confirmation, skipped
+                next_event.cancel()
+                body = b"event: ping\ndata: \n\n"
             await send({"type": "http.response.body", "body": body, "more_body": True})
-            last_sent = loop.time()
         disconnected.cancel()
+        await send({"type": "http.response.body", "body": b""})
     except OSError:
-        pass  # the client went away mid-send, or Redis did: the page reconnects or polls
+        pass  # the client went away mid-send: the page reconnects or polls
     finally:
-        await pubsub.aclose()
-        await client.aclose()
+        _room_leave(room, events)
