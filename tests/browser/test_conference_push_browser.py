@@ -47,6 +47,7 @@ backend app
     server django 127.0.0.1:{app}
 
 backend stream
+    option http-no-delay
     server uvicorn 127.0.0.1:{stream}
 """
 
