@@ -57,6 +57,7 @@
       window.htmx.trigger(p, "cv:poll");
     }
   }
+
   document.addEventListener("htmx:sseError", () => { streamHeard = 0; streamSays("error"); });
 
   document.addEventListener("htmx:confirm", (event) => {
