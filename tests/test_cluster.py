@@ -103,24 +103,10 @@ def cluster(tmp_path):
     processes: list[subprocess.Popen] = []
     try:
         for server_port in (a, b):
-            processes.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "gunicorn",
-                        "caseviewer.wsgi:application",
-                        "--bind",
-                        f"127.0.0.1:{server_port}",
-                        "--workers",
-                        "1",
-                        "--log-level",
-                        "warning",
-                    ],
-                    cwd=ROOT,
-                    env=env,
-                )  # fmt: skip
-            )
+            command = [sys.executable, "-m", "gunicorn", "caseviewer.wsgi:application"]
+            command += ["--bind", f"127.0.0.1:{server_port}", "--workers", "1"]
+            command += ["--log-level", "warning"]
+            processes.append(subprocess.Popen(command, cwd=ROOT, env=env))
         for server_port, process in zip((a, b), processes, strict=True):
             _wait_ok(f"http://127.0.0.1:{server_port}/healthz", process)
         config = tmp_path / "haproxy.cfg"
