@@ -239,3 +239,21 @@ def test_the_streams_of_one_process_share_one_subscription(conference, redis_url
     assert events[0] == events[1]
     assert events[0][0] == "event: screen"
     assert f'data-version="{live.version}"' in "\n".join(events[0])
+
+
+def test_the_stream_answers_503_when_redis_is_gone(settings):
+    (port,) = free_ports(1)  # nothing listens there
+    settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
+    sent = []
+
+    async def receive():
+        await asyncio.sleep(5)
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/c/ABC123/events/"}
+    asyncio.run(asyncio.wait_for(stream.app(scope, receive, send), 10))
+    assert sent[0]["status"] == 503  # the page's stream fails, and it polls
+    assert stream._rooms == {}

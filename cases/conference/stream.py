@@ -98,6 +98,7 @@ class _Room:
         self.url = url
         self.streams: set[asyncio.Queue] = set()
         self.subscribed = asyncio.Event()
+        self.listening = False  # subscribed, and not ended since
         self.task = asyncio.ensure_future(self._listen())
 
     async def _listen(self) -> None:
@@ -107,6 +108,7 @@ class _Room:
         pubsub = client.pubsub()
         try:
             await pubsub.subscribe(events_channel(self.code))
+            self.listening = True
             self.subscribed.set()
             async for message in pubsub.listen():
                 if message["type"] != "message":
@@ -117,6 +119,7 @@ class _Room:
         except (OSError, redis.RedisError):
             pass  # Redis went away: the streams end below, and the browsers reconnect or poll
         finally:
+            self.listening = False
             if _rooms.get(self.code) is self:
                 del _rooms[self.code]
             for stream in self.streams:
@@ -149,7 +152,7 @@ async def _stream(code: str, url: str, receive, send) -> None:
     room, events = _room_join(code, url)
     try:
         await room.subscribed.wait()
-        if room.task.done():
+        if not room.listening:
             await _respond(send, 503, b"No pub/sub")  # the page polls
             return
         await send(
