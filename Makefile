@@ -113,7 +113,8 @@ bench-load: $(VENV)/.installed-bench
 	$(BIN)/python bench/load/run.py $(BENCH_ARGS)
 
 # The conference's push against polling (bench/conference_push.py, figures printed): 300
-# members on two gunicorn servers, the stream under uvicorn, Redis db 14. About a minute.
+# members on two gunicorn servers, the stream under uvicorn, Redis db 14; the new screen in
+# the stream's event, the event then a GET, and polling. About two minutes.
 bench-conference-push: install-dev
 	$(BIN)/python bench/conference_push.py $(BENCH_ARGS)
 
@@ -125,7 +126,9 @@ cluster: install-dev haproxy
 	$(BIN)/python bench/cluster.py --serve --port $(PORT)
 
 # The cluster's checks and figures (bench/cluster.py): upload on A renders on B, unpublish on
-# A stops B, SIGKILL of A under load, renders/s with media on SeaweedFS against local disk.
+# A stops B, renders/s with media on SeaweedFS against local disk, the conference pushed to
+# 300 members through the balancer (SSE and polling), SIGKILL of A under load.
+# CLUSTER_PUSH_ARGS passes options to the push bench (e.g. "--clients 100").
 bench-cluster: install-dev haproxy
 	$(BIN)/python bench/cluster.py
 

@@ -9,7 +9,10 @@ no argument) prints figures, not a timed test:
    its whole process group): requests failed, and acknowledged comments missing afterwards;
 4. image renders per second through the balancer, media on SeaweedFS against media on the
    local disk, the same run: renders from the shared render store (Redis), and new windows
-   (rendered from each worker's decoded-slice cache).
+   (rendered from each worker's decoded-slice cache);
+5. the conference pushed live (bench/conference_push.py --through the balancer): 300
+   members, the new screen in the stream's event against the event then a GET and against
+   polling, from the presenter's request to each member holding the new screen.
 
 Everything runs on loopback: the machine's PostgreSQL (a scratch database, dropped at the
 end) and Redis (db 14, flushed), a SeaweedFS started here (tests/seaweedfs.py), two
@@ -53,6 +56,8 @@ BUCKET = "caseviewer-media"
 ADMIN = ("admin", "caseviewer-admin")
 LEARNER = ("learner", "caseviewer-learner")
 HEAD_CT = "sample-head-ct-series"
+# bench/conference_push.py's options for its run through the balancer (e.g. "--clients 100").
+PUSH_ARGS = os.environ.get("CLUSTER_PUSH_ARGS", "").split()
 
 
 def haproxy_config(port: int, servers: dict[str, int], stream: int | None = None) -> str:
@@ -66,7 +71,13 @@ def haproxy_config(port: int, servers: dict[str, int], stream: int | None = None
         if stream
         else ""
     )
-    stream_backend = f"\nbackend stream\n    server sse 127.0.0.1:{stream}\n" if stream else ""
+    # Each event goes out as it comes: by default HAProxy asks the kernel to hold a partial
+    # segment for more of the body (MSG_MORE), which delays a streamed event by up to 200 ms.
+    stream_backend = (
+        f"\nbackend stream\n    option http-no-delay\n    server sse 127.0.0.1:{stream}\n"
+        if stream
+        else ""
+    )
     return f"""global
     maxconn 2000
 
@@ -397,6 +408,20 @@ def renders_per_second(cluster: Cluster) -> dict[str, float]:
     }
 
 
+# --- 5. the conference pushed live ----------------------------------------------------------
+
+
+def conference_pushed(cluster: Cluster) -> None:
+    """bench/conference_push.py through the balancer: SSE and polling over both app servers."""
+    print("== the conference pushed live, through the balancer", flush=True)
+    done = subprocess.run(
+        [PYTHON, "bench/conference_push.py", "--through", str(cluster.port), *PUSH_ARGS],
+        cwd=ROOT, env=cluster.env | {"DJANGO_SETTINGS_MODULE": "caseviewer.settings"},
+    )  # fmt: skip
+    if done.returncode:
+        print(f"  the push bench failed (exit {done.returncode})")
+
+
 def bench(rounds: int = 3) -> None:
     """Both clusters up side by side; their render figures measured in turns, best kept."""
     names = {"disk": "the local disk", "s3": "SeaweedFS (S3)"}
@@ -425,6 +450,8 @@ def bench(rounds: int = 3) -> None:
         print("== across the two app servers (media on SeaweedFS)")
         print("  upload:", upload_on_a_renders_on_b(cluster))
         print("  unpublish:", unpublish_on_a_stops_b(cluster))
+        conference_pushed(cluster)
+        print("== across the two app servers (media on SeaweedFS), continued")
         print("  failover (A SIGKILLed under load):")
         for name, value in failover(cluster).items():
             print(f"    {name}: {value}")

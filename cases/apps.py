@@ -6,5 +6,7 @@ class CasesConfig(AppConfig):
     name = "cases"
 
     def ready(self) -> None:
-        # Receivers that keep the library's search index and cached counts in step.
+        # Receivers: the conference room's screen rendered for the push stream (audience),
+        # and the library's search index and cached counts kept in step (signals).
+        from .conference import audience  # noqa: F401
         from .library import signals  # noqa: F401

@@ -1,7 +1,8 @@
 """The audience's page of a live conference: join by code, watch, look around, answer.
 
-The page hears of each change on the push stream (``/c/<code>/events/``, stream.py) and
-polls ``live`` with ``If-None-Match``: 304 while the state's version is unchanged
+The page gets each change on the push stream (``/c/<code>/events/``, stream.py) as the new
+screen itself (``live_screen``, rendered once by the presenter's request), and polls ``live``
+with ``If-None-Match`` for the rest: 304 while the state's version is unchanged
 (one Redis GET or one indexed query, no session), else the new state's fragments; without
 the stream (no Redis, a proxy that buffers) it polls once a second as before. The part
 everyone sees alike (the step and the viewer) is rendered once per version and cached; only
@@ -16,6 +17,7 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
+from django.dispatch import receiver
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -32,7 +34,7 @@ from . import services
 from .models import Conference, ConferenceCase, Question, Vote
 from .models import join_code_normalise as _normalise
 from .room import click_view, heatmap_response, room_screen, room_second_viewer
-from .state import HEARTBEAT_SECONDS, LiveState, state_store
+from .state import HEARTBEAT_SECONDS, LiveState, live_announce, state_store
 
 MEMBER_COOKIE = "cv_member"
 VOTER_SESSION_KEY = "conference_voter"
@@ -52,13 +54,11 @@ def _step_label(live: LiveState, item: ConferenceCase | None) -> str:
     return RevealStep(live.step).label if live.step in RevealStep.values else ""
 
 
-def _stage_html(live: LiveState) -> str:
+def _stage_html(live: LiveState, *, conference: Conference, items: list[ConferenceCase]) -> str:
     """The step and the viewer, the same for everyone: rendered once per version."""
     key = f"conference:{live.code}:stage:{live.version}"
     html = cache.get(key)
     if html is None:
-        conference = Conference.objects.get(pk=live.conference)
-        items = services.conference_items(conference)
         item, reveal, viewer = room_screen(live, items)
         second_viewer = room_second_viewer(live, item, reveal)
         html = render_to_string(
@@ -141,19 +141,14 @@ def _audience_context(request: HttpRequest | None, live: LiveState) -> dict:
         "position": (items.index(item) + 1) if item else 0,
         "total": len(items),
         "step_label": _step_label(live, item),
-        "stage": _stage_html(live),
+        "stage": _stage_html(live, conference=conference, items=items),
         "question_key": _question_key(live),
         "join_url": request.build_absolute_uri(conference.join_url) if request else "",
     } | _question_context(request, live)
 
 
-def _live_html(request: HttpRequest, state: LiveState) -> str:
-    """The poll's answer: bar, question and stage, rendered once per version and shared.
-
-    Only the question panel of a member who has answered (their session holds their answer)
-    is rendered for them alone. The shared question form has no CSRF field: the polling page
-    sends the token in a header (``hx-headers``), and pages without script do not poll.
-    """
+def _live_pieces(state: LiveState) -> dict[str, str]:
+    """The bar, question and stage as a member who never answered sees them; once per version."""
     key = f"conference:{state.code}:live:{state.version}"
     pieces = cache.get(key)
     if pieces is None:
@@ -163,6 +158,17 @@ def _live_html(request: HttpRequest, state: LiveState) -> str:
             for name in ("bar", "question")
         } | {"stage": str(context["stage"])}
         cache.set(key, pieces, 3600)
+    return pieces
+
+
+def _live_html(request: HttpRequest, state: LiveState) -> str:
+    """The poll's answer: bar, question and stage, rendered once per version and shared.
+
+    Only the question panel of a member who has answered (their session holds their answer)
+    is rendered for them alone. The shared question form has no CSRF field: the polling page
+    sends the token in a header (``hx-headers``), and pages without script do not poll.
+    """
+    pieces = _live_pieces(state)
     question = pieces["question"]
     if state.question and settings.SESSION_COOKIE_NAME in request.COOKIES:
         context = _question_context(request, state) | {"question_key": _question_key(state)}
@@ -170,6 +176,22 @@ def _live_html(request: HttpRequest, state: LiveState) -> str:
             "cases/conference/audience.html#question", context, request=request
         )
     return pieces["bar"] + question + pieces["stage"]
+
+
+def live_screen(state: LiveState) -> str:
+    """What the push stream carries to every member: the bar and the stage, nobody's own.
+
+    A question panel stays out (it holds each member's own answer): the bar names the
+    question's key, and a page whose panel has another key fetches it with the poll. With no
+    question put, the empty panel is everyone's and comes along.
+    """
+    pieces = _live_pieces(state)
+    return pieces["bar"] + ("" if state.question else pieces["question"]) + pieces["stage"]
+
+
+@receiver(live_announce, dispatch_uid="conference_live_screen")
+def _screen_announced(sender, live: LiveState, **kwargs) -> str:
+    return live_screen(live)
 
 
 def _heartbeat(request: HttpRequest, response: HttpResponse, live: LiveState) -> None:

@@ -11,6 +11,7 @@ worker's memory that another worker needs.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -18,10 +19,13 @@ from functools import cache
 
 from django.conf import settings
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from .models import AudienceMember, Conference
 from .stream import events_channel
+
+logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 20  # how often one audience member's poll records that they are there
 PRESENT_SECONDS = 50  # seen within this long: counted in the audience
@@ -30,6 +34,11 @@ STATE_TTL = 24 * 3600  # Redis copies expire a day after the last change
 # much later, and a worker asks the database once per this interval and conference instead of
 # once per poll. A cache, not state: any worker can rebuild it from the record.
 READ_CACHE_SECONDS = 0.4
+
+# Sent by the Redis store after each change is stored, with the new state (``live``). A
+# receiver returns what the room's screen now shows, as HTML, rendered once here for everyone
+# (``audience.live_screen``, connected in ``CasesConfig.ready``); the push stream carries it.
+live_announce = Signal()
 
 
 @dataclass(frozen=True)
@@ -187,8 +196,21 @@ class RedisStateStore(DatabaseStateStore):
         live = super().change(conference, update)
         self._publish(live)
         # Announced after the copy is stored: a page told of a version finds it when it asks.
-        self.redis.publish(events_channel(live.code), live.version)
+        self.redis.publish(events_channel(live.code), self._announcement(live))
         return live
+
+    def _announcement(self, live: LiveState) -> str:
+        """The room's new screen as HTML, or only the version if no receiver renders it.
+
+        The change is stored already: a screen that fails to render costs the room one
+        conditional GET (the version tells the pages to fetch), not the presenter's change.
+        """
+        for _, screen in live_announce.send_robust(sender=type(self), live=live):
+            if isinstance(screen, Exception):
+                logger.error("The room's screen did not render", exc_info=screen)
+            elif screen:
+                return screen
+        return str(live.version)
 
     def forget(self, code: str) -> None:
         self.redis.delete(self._key(code, "state"), self._key(code, "audience"))

@@ -1,14 +1,17 @@
 """The room's push channel: server-sent events from Redis pub/sub, as a small ASGI app.
 
 Run by uvicorn beside the gunicorn app servers (``make sse``); the balancer sends
-``/c/<code>/events/`` here. The state store publishes the new version on the conference's
-channel with every change (``state.RedisStateStore.change``); each connected audience page
-gets ``event: state`` and fetches the new fragments with the usual conditional GET, so the
-HTML still comes from Django and this process never touches the database. Without
-``REDIS_URL`` it answers 204, which tells the page to keep polling.
+``/c/<code>/events/`` here. With every change the state store publishes on the conference's
+channel (``state.RedisStateStore.change``) what the room's screen now shows: the bar and the
+stage as HTML, rendered once by the presenter's request. Each connected audience page gets it
+as ``event: screen`` and swaps it in with no request of its own; a bare version (the screen
+did not render) comes as ``event: state``, on which the page fetches the fragments with the
+usual conditional GET. The HTML still comes from Django: this process never touches the
+database. Without ``REDIS_URL`` it answers 204, which tells the page to keep polling.
 
-One Redis connection per open stream keeps the code plain: uvicorn and Redis both hold
-thousands of them, more than a room has members.
+Each process subscribes once per conference and hands every message, made into an event
+once, to all of that conference's open streams (``_Room``): a change costs one Redis message
+and one encoding per process, not one per member.
 """
 
 from __future__ import annotations
@@ -30,6 +33,17 @@ def events_channel(code: str) -> str:
 
 def state_event(version: int | str) -> bytes:
     return f"event: state\ndata: {version}\n\n".encode()
+
+
+def screen_event(html: str) -> bytes:
+    """The screen as one event: a ``data:`` line per line of HTML (the browser rejoins them)."""
+    lines = re.split(r"\r\n|\r|\n", html)
+    return ("event: screen\n" + "".join(f"data: {line}\n" for line in lines) + "\n").encode()
+
+
+def announcement_event(message: str) -> bytes:
+    """What the state store published, as the event for the page: a version or a screen."""
+    return state_event(message) if message.isdigit() else screen_event(message)
 
 
 def _redis_url() -> str:
@@ -76,13 +90,71 @@ async def _disconnect(receive) -> None:
         pass
 
 
-async def _stream(code: str, url: str, receive, send) -> None:
-    import redis.asyncio as redis
+class _Room:
+    """One conference's Redis subscription in this process, shared by its open streams."""
 
-    client = redis.Redis.from_url(url)
-    pubsub = client.pubsub()
+    def __init__(self, code: str, url: str) -> None:
+        self.code = code
+        self.url = url
+        self.streams: set[asyncio.Queue] = set()
+        self.subscribed = asyncio.Event()
+        self.listening = False  # subscribed, and not ended since
+        self.task = asyncio.ensure_future(self._listen())
+
+    async def _listen(self) -> None:
+        import redis.asyncio as redis
+
+        client = redis.Redis.from_url(self.url)
+        pubsub = client.pubsub()
+        try:
+            await pubsub.subscribe(events_channel(self.code))
+            self.listening = True
+            self.subscribed.set()
+            async for message in pubsub.listen():
+                if message["type"] != "message":
+                    continue
+                body = announcement_event(message["data"].decode())
+                for stream in self.streams:
+                    stream.put_nowait(body)
+        except (OSError, redis.RedisError):
+            pass  # Redis went away: the streams end below, and the browsers reconnect or poll
+        finally:
+            self.listening = False
+            if _rooms.get(self.code) is self:
+                del _rooms[self.code]
+            for stream in self.streams:
+                stream.put_nowait(None)
+            self.subscribed.set()  # a stream waiting for the subscription sees it failed
+            await pubsub.aclose()
+            await client.aclose()
+
+
+_rooms: dict[str, _Room] = {}
+
+
+def _room_join(code: str, url: str) -> tuple[_Room, asyncio.Queue]:
+    room = _rooms.get(code)
+    if room is None:
+        room = _rooms[code] = _Room(code, url)
+    stream: asyncio.Queue = asyncio.Queue()
+    room.streams.add(stream)
+    return room, stream
+
+
+def _room_leave(room: _Room, stream: asyncio.Queue) -> None:
+    room.streams.discard(stream)
+    if not room.streams and _rooms.get(room.code) is room:
+        del _rooms[room.code]
+        room.task.cancel()
+
+
+async def _stream(code: str, url: str, receive, send) -> None:
+    room, events = _room_join(code, url)
     try:
-        await pubsub.subscribe(events_channel(code))
+        await room.subscribed.wait()
+        if not room.listening:
+            await _respond(send, 503, b"No pub/sub")  # the page polls
+            return
         await send(
             {
                 "type": "http.response.start",
@@ -104,28 +176,27 @@ async def _stream(code: str, url: str, receive, send) -> None:
             }
         )
         disconnected = asyncio.ensure_future(_disconnect(receive))
-        loop = asyncio.get_running_loop()
-        last_sent = loop.time()
         while not disconnected.done():
-            listening = asyncio.ensure_future(
-                pubsub.get_message(ignore_subscribe_messages=True, timeout=KEEPALIVE_SECONDS)
+            next_event = asyncio.ensure_future(events.get())
+            await asyncio.wait(
+                {next_event, disconnected},
+                timeout=KEEPALIVE_SECONDS,
+                return_when=asyncio.FIRST_COMPLETED,
             )
-            await asyncio.wait({listening, disconnected}, return_when=asyncio.FIRST_COMPLETED)
             if disconnected.done():
-                listening.cancel()
+                next_event.cancel()
                 break
-            message = listening.result()
-            if message is not None:
-                body = state_event(message["data"].decode())
-            elif loop.time() - last_sent >= KEEPALIVE_SECONDS:
-                body = b"event: ping\ndata: \n\n"
+            if next_event.done():
+                body = next_event.result()
+                if body is None:
+                    break  # the subscription ended: so does the stream
             else:
-                continue  # the subscription's own confirmation, skipped
+                next_event.cancel()
+                body = b"event: ping\ndata: \n\n"
             await send({"type": "http.response.body", "body": body, "more_body": True})
-            last_sent = loop.time()
         disconnected.cancel()
+        await send({"type": "http.response.body", "body": b""})
     except OSError:
-        pass  # the client went away mid-send, or Redis did: the page reconnects or polls
+        pass  # the client went away mid-send: the page reconnects or polls
     finally:
-        await pubsub.aclose()
-        await client.aclose()
+        _room_leave(room, events)

@@ -1,7 +1,7 @@
 // Live conference pages. Everything works without this file (the audience page reloads every
-// few seconds; the presenter posts forms); with it, the room follows the presenter: told of
-// each change on the push stream (htmx's SSE extension), polling once a second while the
-// stream is silent, and the presenter drives with the keyboard and the viewer.
+// few seconds; the presenter posts forms); with it, the room follows the presenter: each
+// change arrives on the push stream (htmx's SSE extension) as the new screen, polling once a
+// second while the stream is silent, and the presenter drives with the keyboard and the viewer.
 (() => {
   "use strict";
 
@@ -23,7 +23,41 @@
     const heard = () => { streamHeard = Date.now(); streamSays("heard"); };
     event.detail.source.addEventListener("state", heard);
     event.detail.source.addEventListener("ping", heard);
+    event.detail.source.addEventListener("screen", (message) => {
+      heard();
+      showScreen(message.data);
+    });
   });
+
+  const versionOf = (html) => {
+    const found = /data-version="(\d+)"/.exec(html);
+    return found ? Number(found[1]) : 0;
+  };
+
+  // The stream brings the new screen itself (the bar and the stage, the same for everyone):
+  // swapped in as the poll's answer would be, with no request. A question's panel holds the
+  // member's own answer, so it is fetched, and only when the bar says it changed.
+  function showScreen(html) {
+    const p = poll();
+    const shown = bar();
+    if (!p || !shown || !window.htmx) return;
+    // Two presenters' changes may cross on the way: never step back to an older screen.
+    if (versionOf(html) <= Number(shown.dataset.version || 0)) return;
+    const template = document.createElement("template");
+    template.innerHTML = html;
+    const fresh = template.content.getElementById("live-bar");
+    const question = document.getElementById("live-question");
+    // With a question put, the panel is left out of the screen: fetch it if it changed.
+    const questionChanged = fresh && question && !template.content.getElementById("live-question") &&
+      fresh.dataset.questionKey !== question.dataset.key;
+    const select = following ? p.dataset.followSelect : p.dataset.freeSelect;
+    window.htmx.swap(p, html, { swapStyle: "none" }, { selectOOB: select, contextElement: p });
+    if (questionChanged) {
+      forceNext = true;
+      window.htmx.trigger(p, "cv:poll");
+    }
+  }
+
   document.addEventListener("htmx:sseError", () => { streamHeard = 0; streamSays("error"); });
 
   document.addEventListener("htmx:confirm", (event) => {
@@ -91,6 +125,12 @@
 
   document.addEventListener("htmx:beforeSwap", (event) => {
     if (event.detail.xhr && event.detail.xhr.status === 304) event.detail.shouldSwap = false;
+    // A poll sent before the stream brought a newer screen answers with the older one.
+    const shown = bar();
+    if (event.detail.elt.id === "live-poll" && shown && event.detail.shouldSwap &&
+        versionOf(event.detail.serverResponse || "") < Number(shown.dataset.version || 0)) {
+      event.detail.shouldSwap = false;
+    }
   });
 
   // An unchanged question keeps its half-typed answer; an unchanged stage keeps its image.

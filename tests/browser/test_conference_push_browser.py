@@ -3,6 +3,7 @@ Django, as in production; without Redis the page polls."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from tests.test_conference_push import REDIS_URL, _redis_or_skip, uvicorn_start
 pytestmark = pytest.mark.django_db(transaction=True)
 
 HAPROXY = "/usr/sbin/haproxy"
+LIVE_URL = re.compile(r"/c/[A-Z0-9]+/live/$")
 CONSOLE_SLICE = "document.querySelector('#viewer-1-stage').dataset.slice === '{}'"
 ROOM_SLICE = "document.querySelector('#live-stage #viewer-1-stage')?.dataset.slice === '{}'"
 ROOM_HELD = """(() => {
@@ -47,6 +49,7 @@ backend app
     server django 127.0.0.1:{app}
 
 backend stream
+    option http-no-delay
     server uvicorn 127.0.0.1:{stream}
 """
 
@@ -93,14 +96,14 @@ def test_the_room_hears_the_presenters_step_on_the_stream(
     console, room = console_context.new_page(), room_context.new_page()
     try:
         console.goto(f"{balanced.url}/conference/{conference.code}/")
-        polls = _live_requests(room)
         room.goto(f"{balanced.url}/c/{conference.code}/")
         _until(room, "document.getElementById('live-poll').dataset.stream === 'heard'")
-        room.wait_for_timeout(2500)  # the timer's polls wait while the stream speaks
-        quiet = time.monotonic()
+        room.wait_for_timeout(1000)  # the fetch on connecting has its answer
+        # From here the room cannot fetch the screen: what it shows came on the stream.
+        room.route(LIVE_URL, lambda route: route.abort())
         console.get_by_role("button", name="Start").click()
-        room.wait_for_selector("text=Case 1 of 1", timeout=1500)
-        assert [t for t in polls if t > quiet - 2] == [polls[-1]]  # only the stream's fetch
+        room.wait_for_selector("text=Case 1 of 1", timeout=3000)
+        assert "Fell at home" in room.locator("#live-stage").inner_text()
 
         # The presenter scrolls: the room holds the stack and steps through it.
         console.locator("body").click(position={"x": 5, "y": 5})
@@ -114,6 +117,31 @@ def test_the_room_hears_the_presenters_step_on_the_stream(
         held = room.evaluate(ROOM_HELD)
         assert held["engaged"] and held["complete"], held
         assert "size=" in held["src"], held  # the held stack's picture, not the fragment's
+
+        # A member looking around keeps their view while the stream brings the presenter's.
+        room.locator("#live-stage a[aria-label='Next slice']").click()
+        _until(room, ROOM_SLICE.format(18))
+        version = room.evaluate("document.getElementById('live-bar').dataset.version")
+        console.locator("#viewer-1").focus()
+        console.keyboard.press("ArrowDown")
+        _until(console, CONSOLE_SLICE.format(18))
+        console.keyboard.press("ArrowDown")
+        _until(console, CONSOLE_SLICE.format(19))
+        _until(room, f"Number(document.getElementById('live-bar').dataset.version) > {version}")
+        room.wait_for_timeout(500)
+        assert room.locator("#live-stage #viewer-1-stage").get_attribute("data-slice") == "18"
+        room.unroute(LIVE_URL)  # snapping back and a question's panel are fetched
+        room.get_by_role("link", name="Back to the presenter's view").click()
+        _until(room, ROOM_SLICE.format(19), timeout=3.0)
+
+        # A question is the member's own (their answer): the bar says it changed, the page
+        # fetches the panel; the results keep the member's answer beside the bars.
+        console.get_by_role("button", name="Open poll").click()
+        room.get_by_role("button", name="Chronic infarct").click(timeout=3000)
+        room.wait_for_selector("text=Your answer:")
+        console.get_by_role("button", name="Show results to the room").click()
+        room.wait_for_selector("#live-question .bars", timeout=3000)
+        assert "Your answer: Chronic infarct" in room.locator("#live-question").inner_text()
         for width in (1440, 390):
             room.set_viewport_size({"width": width, "height": 900})
             room.screenshot(path=str(screenshot_dir / f"conference-push-room-{width}.png"))
