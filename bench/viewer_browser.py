@@ -166,6 +166,13 @@ def measure(browser, base: str) -> dict:
         f"new URL(document.querySelector('{IMAGE}').currentSrc).searchParams.get('size')"
     )
     out["first KB"] = page.evaluate(BYTES_UNTIL_JS, drawn) / 1024
+    # One image round trip, not a small one then the box's size.
+    out["first images"] = page.evaluate(
+        """(t) => performance.getEntriesByType('resource')
+            .filter(e => new URL(e.name).pathname.startsWith('/img/') && e.startTime <= t)
+            .length""",
+        drawn,
+    )
     page.focus("#viewer-1")
     stack_held(page)
     steps = [page.evaluate(STEP_JS) for _ in range(20)]
@@ -375,7 +382,8 @@ def report(f: dict, o: dict | None) -> None:
     print("Viewer in Chromium, demo head CT, 1440x900: ours, then the Orthanc Web Viewer")
     print(
         f"  first slice drawn      {f['first ms']:6.0f} ms at {f['first size']} px, "
-        f"{f['first KB']:.0f} KB on the wire (target: half Orthanc's time, fewer bytes)"
+        f"{f['first KB']:.0f} KB on the wire, {f['first images']} image request(s) "
+        "(target: half Orthanc's time, fewer bytes)"
     )
     if o:
         print(f"         Orthanc WV      {o['first ms']:6.0f} ms at {o['first size']} px, "
