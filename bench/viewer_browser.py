@@ -166,12 +166,13 @@ def measure(browser, base: str) -> dict:
         f"new URL(document.querySelector('{IMAGE}').currentSrc).searchParams.get('size')"
     )
     out["first KB"] = page.evaluate(BYTES_UNTIL_JS, drawn) / 1024
-    # One image round trip, not a small one then the box's size.
+    # One image round trip for the slice shown, not a small one then the box's size.
     out["first images"] = page.evaluate(
-        """(t) => performance.getEntriesByType('resource')
-            .filter(e => new URL(e.name).pathname.startsWith('/img/') && e.startTime <= t)
-            .length""",
-        drawn,
+        f"""() => {{
+            const shown = new URL(document.querySelector('{IMAGE}').currentSrc).pathname;
+            return performance.getEntriesByType('resource')
+                .filter(e => new URL(e.name).pathname === shown).length;
+        }}"""
     )
     page.focus("#viewer-1")
     stack_held(page)
@@ -382,7 +383,7 @@ def report(f: dict, o: dict | None) -> None:
     print("Viewer in Chromium, demo head CT, 1440x900: ours, then the Orthanc Web Viewer")
     print(
         f"  first slice drawn      {f['first ms']:6.0f} ms at {f['first size']} px, "
-        f"{f['first KB']:.0f} KB on the wire, {f['first images']} image request(s) "
+        f"{f['first KB']:.0f} KB on the wire, {f['first images']} request(s) for that slice "
         "(target: half Orthanc's time, fewer bytes)"
     )
     if o:
