@@ -225,23 +225,23 @@
     if (!st.stack || !st.stack.done) return;
     const url = st.stack.urls[shown(viewer) - 1];
     if (!url) return;
-    const held = new Map();
+    const pictures = new Map();
     for (const link of viewer.querySelectorAll(".presets a[href]")) {
       const query = new URL(link.href, location.href).searchParams;
       if (!query.has("ww") || !query.has("wc")) continue;
       const wanted = windowUrl(url, query.get("ww"), query.get("wc"), st.size);
       const kept = st.presets && st.presets.get(wanted);
       if (kept) {
-        held.set(wanted, kept);
+        pictures.set(wanted, kept);
         continue;
       }
       const picture = new Image();
       const entry = { picture, ready: false };
       picture.src = wanted;
       picture.decode().then(() => { entry.ready = true; }, () => {});
-      held.set(wanted, entry);
+      pictures.set(wanted, entry);
     }
-    st.presets = held;
+    st.presets = pictures;
   }
 
   // A preset's picture from the held ones, shown before its fragment arrives.
