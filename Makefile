@@ -78,11 +78,13 @@ $(AXE):
 	fi
 	npm install --no-save --no-audit --no-fund --prefix .cache/node axe-core@4
 
-# Debian's Orthanc and its DICOMweb plugin: the PACS the DICOM receiver's tests send from.
+# Debian's Orthanc with its DICOMweb plugin (the PACS the DICOM receiver's tests send from) and
+# its Web Viewer (what bench-viewer-browser measures ours against).
 orthanc:
-	@if [ ! -x /usr/sbin/Orthanc ] || [ ! -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ]; then \
+	@if [ ! -x /usr/sbin/Orthanc ] || [ ! -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] \
+		|| [ ! -e /usr/share/orthanc/plugins/libOrthancWebViewer.so ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq orthanc orthanc-dicomweb; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq orthanc orthanc-dicomweb orthanc-webviewer; \
 	fi
 
 # The DICOM receiver (Storage SCP) into the inbox; DICOM_PORT, DICOM_AE_TITLE, DICOM_BIND and
@@ -164,8 +166,9 @@ bench-reformat: install
 	$(BIN)/python bench/reformat.py
 
 # The viewer in Chromium at 1440x900: first slice, a step with the stack held, bursts of key
-# steps at 60/s, a preset change, window-drag renders per second (figures printed).
-bench-viewer-browser: install-dev chromium
+# steps at 60/s, a preset change, window-drag renders per second, and the same for the Orthanc
+# Web Viewer (figures printed).
+bench-viewer-browser: install-dev chromium orthanc
 	$(BIN)/python bench/viewer_browser.py
 
 # The study view in Chromium: a step in one of two linked viewports to the other drawn, a

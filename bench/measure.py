@@ -2,10 +2,11 @@
 
 On scratch data (a temporary SQLite database and media folder, the demo head CT imported):
 
-1. in-process, uncached: a plain render of one CT slice at the viewer's full-screen sizes
-   against the same render with each kind of measurement (and all four), in the same run;
-   the drawing alone on a full-screen (1536 px) canvas, since a 512-pixel CT is not
-   upscaled by the renderer;
+1. in-process, uncached: a plain render of one CT slice at the viewer's sizes (768, the
+   figure page at 1440x900; 1024 and 1536, a full-screen box of 900 to 1800 px), from the
+   file and decoded-warm, what its upscale and JPEG encode cost, and the same render with
+   each kind of measurement (and all four), in the same run; then the computing and drawing
+   alone on a 1536 px canvas;
 2. the HU readout two ways, through gunicorn: a request per pointer pause to
    ``/img/<token>/value`` (fresh and 304), against shipping the slice's values once in a
    compact form (int16, deflated, served as a static file by whitenoise: the cheapest way to
@@ -16,6 +17,7 @@ On scratch data (a temporary SQLite database and media folder, the demo head CT 
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
 import shutil
 import statistics
@@ -39,6 +41,7 @@ MEASUREMENTS = {
 }
 MEASUREMENTS["all four"] = ";".join(MEASUREMENTS.values())
 REPEAT = 25
+FULL_SCREEN_SIZES = (768, 1024, 1536)  # the figure page at 1440x900, then a 900 to 1800 px box
 
 
 def median_ms(fn, repeat: int = REPEAT) -> float:
@@ -66,12 +69,26 @@ def renders(data: dict) -> None:
                               size=size, fmt=fmt, measurements=m)  # fmt: skip
         return render.slice_render(image, params)
 
-    render.slice_pixels(image)  # decoded once, as when a reader is on the slice
-    print("\n1. Uncached render of one CT slice, decoded-warm (median of", REPEAT, "ms)")
-    for size in (1024, 2048):
-        out = Image.open(__import__("io").BytesIO(uncached(size))).size
+    print("\n1. Uncached render of one CT slice at full-screen sizes (median of", REPEAT, "ms)")
+    windowed = Image.fromarray(render.window_apply(render.slice_pixels(image).pixels,
+                                                   width=80, center=40))  # fmt: skip
+    for size in FULL_SCREEN_SIZES:
+        out = Image.open(io.BytesIO(uncached(size))).size
+        cold = median_ms(lambda s=size: (render.slice_decode.cache_clear(), uncached(s)))
+        render.slice_pixels(image)  # decoded once, as when a reader is on the slice
         plain = median_ms(lambda s=size: uncached(s))
-        print(f"   size={size} (drawn at {out[0]}x{out[1]}: not upscaled)  plain {plain:6.2f}")
+        print(f"   size={size} (a 512-pixel slice drawn at {out[0]}x{out[1]})  read+decode+render "
+              f"{cold:6.2f}   decoded-warm {plain:6.2f}")  # fmt: skip
+        lanczos = median_ms(lambda s=size: windowed.resize((s, s), Image.Resampling.LANCZOS))
+        bicubic = median_ms(lambda s=size: windowed.resize((s, s), Image.Resampling.BICUBIC))
+        resized = windowed.resize((size, size), Image.Resampling.LANCZOS)
+        encode = median_ms(
+            lambda r=resized: r.save(
+                io.BytesIO(), "JPEG", quality=render.JPEG_QUALITY, subsampling=0
+            )  # fmt: skip
+        )
+        print(f"      of which: upscale (Lanczos) {lanczos:6.2f} (Bicubic would be {bicubic:6.2f}),"
+              f" JPEG encode {encode:6.2f}")  # fmt: skip
         for name, m in MEASUREMENTS.items():
             measured = median_ms(lambda s=size, m=m: uncached(s, m))
             print(f"      + {name:8} {measured:6.2f}   ({measured / plain:4.2f}x plain)")

@@ -278,12 +278,18 @@ def gunicorn_runs(env: dict, data: dict, static_root: Path, orthanc: dict | None
 
 
 ORTHANC_JPEG = {"Accept": "image/jpeg"}
+WEB_VIEWER_PLUGIN = "/usr/share/orthanc/plugins/libOrthancWebViewer.so"
 
 
-def orthanc_start(scratch: Path) -> dict | None:
-    """Orthanc on loopback with the same (original) files, in the stack's order, or None."""
+def orthanc_start(scratch: Path, *, web_viewer: bool = False) -> dict | None:
+    """Orthanc on loopback with the same (original) files, in the stack's order, or None.
+
+    With ``web_viewer``, the Orthanc Web Viewer plugin too (Debian's ``orthanc-webviewer``),
+    its cache in the scratch folder so that nothing from an earlier run is reused; None
+    when the plugin is not installed.
+    """
     binary = shutil.which("Orthanc")
-    if not binary:
+    if not binary or (web_viewer and not Path(WEB_VIEWER_PLUGIN).exists()):
         return None
     from cases.imaging.ingest import dicom_series_read
 
@@ -296,6 +302,9 @@ def orthanc_start(scratch: Path) -> dict | None:
         "AuthenticationEnabled": False, "Plugins": [], "HttpCompressionEnabled": False,
         "StorageCompression": False, "HttpThreadsCount": 50,
     }  # fmt: skip
+    if web_viewer:
+        config["Plugins"] = [WEB_VIEWER_PLUGIN]
+        config["WebViewer"] = {"CachePath": str(folder / "web-viewer-cache")}
     (folder / "config.json").write_text(json.dumps(config))
     server = subprocess.Popen([binary, str(folder / "config.json")], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
@@ -308,6 +317,7 @@ def orthanc_start(scratch: Path) -> dict | None:
             f"http://127.0.0.1:{port}/instances", data=buffer.getvalue(), method="POST"
         )
         orthanc["ids"].append(json.loads(urllib.request.urlopen(request).read())["ID"])
+    orthanc["series"] = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/series").read())
     middle = f"/instances/{orthanc['ids'][14]}/rendered?window-center=40&window-width=80"
     status, body = _request(port, middle, ORTHANC_JPEG)
     if status != 200 or not body.startswith(b"\xff\xd8"):

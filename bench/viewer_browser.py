@@ -10,17 +10,23 @@ Run: .venv/bin/python bench/viewer_browser.py (or ``make bench-viewer-browser``)
    last key; then the same right after a window never rendered before (stack not held yet);
 4. a preset change (click to the new window drawn), and renders per second of a window drag.
 
-The Orthanc Web Viewer comparison is not automated yet: the issue's figures measured by hand
-on this machine are printed beside ours.
+The same figures for the Orthanc Web Viewer (Debian's ``orthanc-webviewer``, cornerstone in
+the browser, windowing on the client), started on loopback with a scratch configuration and
+the same 28 files, opened in the same Chromium at the same size in the same run. "Drawn" is
+cornerstone's ``CornerstoneImageRendered`` event (fired in the frame it paints); its keys are
+those of its slice slider (the only keyboard stepping it has). Without the plugin (``make
+orthanc``) only ours are printed.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import statistics
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +35,8 @@ sys.path.insert(0, str(ROOT))
 from bench.viewer import (  # noqa: E402
     gunicorn_start,
     gunicorn_stop,
+    orthanc_start,
+    orthanc_stop,
     scratch_environment,
     setup,
 )
@@ -37,10 +45,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
         "--disable-component-update", "--disable-sync", "--disable-quic"]  # fmt: skip
 IMAGE = "#viewer-1 img.viewer-image"
-# Measured by hand when issue 20 was filed (two runs): ours then, and the Orthanc Web Viewer.
-BEFORE = {"first ms": "206-225 (512 px)", "step ms": "57-61", "burst": "1", "preset ms": "43-53"}
-ORTHANC = {"first ms": "330-470 (880 px)", "step ms": "52-55", "burst": "14-26",
-           "preset ms": "23-30"}  # fmt: skip
+PRESET_TURNS = 3  # each viewer's preset change: the median of two presets three times each
 
 STEP_JS = """async () => {
     const viewer = document.querySelector('#viewer-1');
@@ -102,136 +107,318 @@ def stack_held(page) -> None:
     )
 
 
-def measure(base: str) -> dict:
-    from playwright.sync_api import expect, sync_playwright
+# Bytes on the wire from navigation to the time `t` (performance.now()), page and all.
+BYTES_UNTIL_JS = """(t) => [...performance.getEntriesByType('navigation'),
+    ...performance.getEntriesByType('resource')].filter(e => e.responseEnd <= t + 1)
+    .reduce((a, e) => a + e.transferSize, 0)"""
+
+PRESET_JS = """async ([label, ww]) => {
+    const link = [...document.querySelectorAll('#viewer-1 a')]
+        .find(a => a.textContent.trim().startsWith(label));
+    const t0 = performance.now();
+    link.click();
+    while (performance.now() - t0 < 10000) {
+        const i = document.querySelector('#viewer-1 img.viewer-image');
+        if ((i.currentSrc || i.src).includes(`ww=${ww}&`) && i.complete && i.naturalWidth) {
+            await i.decode();
+            break;
+        }
+        await new Promise(r => setTimeout(r, 2));
+    }
+    return await new Promise(r => requestAnimationFrame(() => r(performance.now() - t0)));
+}"""
+
+
+def trace(*what) -> None:
+    print(f"  {time.strftime('%H:%M:%S')}", *what, file=sys.stderr, flush=True)
+
+
+def measure(browser, base: str) -> dict:
+    from playwright.sync_api import expect
 
     out: dict = {}
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        # A worker's first request imports and opens what later ones reuse: warm it on
-        # another slice, in another context (so nothing measured is in the browser's cache).
-        warm = browser.new_page(viewport={"width": 1440, "height": 900})
-        warm.goto(f"{base}/cases/bench-ct/figures/1/?slice=28", wait_until="load")
-        warm.close()
-        # The waits poll with eval, which the site's CSP refuses: not what is measured here.
-        page = browser.new_page(viewport={"width": 1440, "height": 900}, bypass_csp=True)
-        url = f"{base}/cases/bench-ct/figures/1/?slice=1"
-        started = time.perf_counter()
-        page.goto(url, wait_until="commit")
-        page.wait_for_function(
-            f"""() => {{
-                const img = document.querySelector('{IMAGE}');
-                if (!img || !img.complete || !img.naturalWidth) return false;
-                const box = img.getBoundingClientRect();
-                const need = Math.min(box.width, box.height) * devicePixelRatio;
-                const size = Number(new URL(img.currentSrc).searchParams.get('size') || 512);
-                return size >= need - 1;
-            }}""",
-            polling=5,
-        )
-        out["first ms"] = (time.perf_counter() - started) * 1000
-        out["first size"] = page.evaluate(
-            f"new URL(document.querySelector('{IMAGE}').currentSrc).searchParams.get('size')"
-        )
-        out["first KB"] = (
-            page.evaluate(
-                """performance.getEntriesByType('resource').filter(e => e.initiatorType === 'img')
-               .slice(0, 1).reduce((a, e) => a + e.transferSize, 0)
-               + performance.getEntriesByType('navigation')[0].transferSize"""
-            )
-            / 1024
-        )
-        page.focus("#viewer-1")
-        stack_held(page)
-        steps = [page.evaluate(STEP_JS) for _ in range(20)]
-        out["step median"] = statistics.median(steps)
-        out["step p90"] = statistics.quantiles(steps, n=10)[-1]
-        page.keyboard.press("Home")
-        expect(page).to_have_url(re.compile(r"slice=1&"))
-        page.wait_for_timeout(400)
-        out["burst"] = page.evaluate(BURST_JS, 27)
+    # A worker's first request imports and opens what later ones reuse: warm each on the
+    # page and the image of other slices, outside the browser (a page there would load its
+    # stack, still rendering when the measured page starts).
+    for number in (28, 27, 26):
+        html = urllib.request.urlopen(f"{base}/cases/bench-ct/figures/1/?slice={number}").read()
+        src = re.search(rb'class="viewer-image" src="([^"]+)"', html).group(1).decode()
+        urllib.request.urlopen(base + src.replace("&amp;", "&")).read()
+    # The waits poll with eval, which the site's CSP refuses: not what is measured here.
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    url = f"{base}/cases/bench-ct/figures/1/?slice=1"
+    started = time.perf_counter()
+    page.goto(url, wait_until="commit")
+    drawn = page.wait_for_function(
+        f"""() => {{
+            const img = document.querySelector('{IMAGE}');
+            if (!img || !img.complete || !img.naturalWidth) return false;
+            const box = img.getBoundingClientRect();
+            const need = Math.min(box.width, box.height) * devicePixelRatio;
+            const size = Number(new URL(img.currentSrc).searchParams.get('size') || 512);
+            return size >= need - 1 && performance.now();
+        }}""",
+        polling=5,
+    ).json_value()
+    out["first ms"] = (time.perf_counter() - started) * 1000
+    out["first size"] = page.evaluate(
+        f"new URL(document.querySelector('{IMAGE}').currentSrc).searchParams.get('size')"
+    )
+    out["first KB"] = page.evaluate(BYTES_UNTIL_JS, drawn) / 1024
+    # One image round trip for the slice shown, not a small one then the box's size.
+    out["first images"] = page.evaluate(
+        f"""() => {{
+            const shown = new URL(document.querySelector('{IMAGE}').currentSrc).pathname;
+            return performance.getEntriesByType('resource')
+                .filter(e => new URL(e.name).pathname === shown).length;
+        }}"""
+    )
+    page.focus("#viewer-1")
+    stack_held(page)
+    steps = [page.evaluate(STEP_JS) for _ in range(20)]
+    out["step median"] = statistics.median(steps)
+    out["step p90"] = statistics.quantiles(steps, n=10)[-1]
+    page.keyboard.press("Home")
+    expect(page).to_have_url(re.compile(r"slice=1&"))
+    page.wait_for_timeout(400)
+    out["burst"] = page.evaluate(BURST_JS, 27)
+    trace("burst", out["burst"])
 
-        # A window never rendered: typed, so no render store holds it.
-        page.wait_for_timeout(400)
-        page.keyboard.press("Home")
-        expect(page).to_have_url(re.compile(r"slice=1&"))
-        page.get_by_label("Window width").fill("123")
-        page.get_by_label("Window centre").fill("37")
-        page.get_by_role("button", name="Apply").click()
-        expect(page).to_have_url(re.compile(r"ww=123"))
-        out["burst new window"] = page.evaluate(BURST_JS, 27)
+    # A window never rendered: typed, so no render store holds it.
+    page.wait_for_timeout(400)
+    page.keyboard.press("Home")
+    expect(page).to_have_url(re.compile(r"slice=1&"))
+    # The catch-up fragment for slice 1 swaps the form: type into the one it brings.
+    page.wait_for_function(
+        """() => document.querySelector('#viewer-1-stage').dataset.slice === '1'
+                 && !document.querySelector('.htmx-request')"""
+    )
+    page.wait_for_timeout(300)
+    page.get_by_label("Window width").fill("123")
+    page.get_by_label("Window centre").fill("37")
+    page.get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(re.compile(r"ww=123"))
+    out["burst new window"] = page.evaluate(BURST_JS, 27)
+    trace("burst new window", out["burst new window"])
 
-        page.wait_for_timeout(400)
-        preset = page.get_by_role("link", name="Bone 2500/480")
-        started = time.perf_counter()
-        preset.click()
-        page.wait_for_function(
-            f"""() => {{ const i = document.querySelector('{IMAGE}');
-                return i.complete && (i.currentSrc || i.src).includes('ww=2500'); }}""",
-            polling=5,
-        )
-        out["preset ms"] = (time.perf_counter() - started) * 1000
+    page.wait_for_timeout(1000)
+    # Presets in turn, each once the last one's stack (and presets) are held.
+    presets = []
+    for label, ww in [("Bone", 2500), ("Brain", 80)] * PRESET_TURNS:
+        presets.append(page.evaluate(PRESET_JS, [label, ww]))
+        page.wait_for_timeout(3000)
+    out["preset ms"] = statistics.median(presets)
+    trace("preset ms", out["preset ms"])
 
-        page.evaluate(
-            """() => { window.__renders = 0; new MutationObserver(() => window.__renders++)
-                .observe(document.querySelector('#viewer-1'),
-                         {subtree: true, attributes: true, attributeFilter: ['src']}); }"""
-        )
-        box = page.locator(IMAGE).bounding_box()
-        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-        page.mouse.move(x, y)
-        page.mouse.down(button="right")
-        started = time.perf_counter()
-        for i in range(120):
-            page.mouse.move(x + i * 2, y + i)
-            page.wait_for_timeout(1000 / 60)
-        seconds = time.perf_counter() - started
-        out["drag renders/s"] = page.evaluate("window.__renders") / seconds
-        page.mouse.up(button="right")
-        browser.close()
+    page.evaluate(
+        """() => { window.__renders = 0; new MutationObserver(() => window.__renders++)
+            .observe(document.querySelector('#viewer-1'),
+                     {subtree: true, attributes: true, attributeFilter: ['src']}); }"""
+    )
+    box = page.locator(IMAGE).bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down(button="right")
+    started = time.perf_counter()
+    for i in range(120):
+        page.mouse.move(x + i * 2, y + i)
+        page.wait_for_timeout(1000 / 60)
+    seconds = time.perf_counter() - started
+    out["drag renders/s"] = page.evaluate("window.__renders") / seconds
+    page.mouse.up(button="right")
+    context.close()
+    return out
+
+
+# --- the Orthanc Web Viewer -------------------------------------------------------------------
+
+# Every rendering cornerstone paints, with its slice, from before the viewer's own script runs.
+ORTHANC_INIT_JS = """
+window.__drawn = [];
+window.__waiters = [];
+document.addEventListener('DOMContentLoaded', () => {
+    if (!window.jQuery) return;
+    jQuery('#dicomImage').on('CornerstoneImageRendered', (e, d) => {
+        window.__drawn.push({t: performance.now(), id: d.image.imageId,
+                             px: Math.round(d.image.rows * d.viewport.scale * devicePixelRatio)});
+        for (const w of window.__waiters.splice(0)) w();
+    });
+});
+window.__nextDraw = () => new Promise((r, no) => {
+    window.__waiters.push(r);
+    setTimeout(() => no(new Error('nothing drawn in 10 s')), 10000);
+});
+"""
+
+# The slider's own keys (jQuery UI reads keyCode): 39 next, 36 first.
+ORTHANC_KEY_JS = """(code) => jQuery('#slider .ui-slider-handle')
+    .trigger(jQuery.Event('keydown', {keyCode: code, which: code}))"""
+
+ORTHANC_STEP_JS = """async () => {
+    const next = window.__nextDraw();
+    const t0 = performance.now();
+    jQuery('#slider .ui-slider-handle').trigger(jQuery.Event('keydown', {keyCode: 39, which: 39}));
+    await next;
+    return window.__drawn[window.__drawn.length - 1].t - t0;
+}"""
+
+ORTHANC_BURST_JS = """async ([n, slices]) => {
+    const from = window.__drawn.length;
+    const handle = jQuery('#slider .ui-slider-handle');
+    const target = slices[jQuery('#slider').slider('value') + n];
+    let lastKey = 0;
+    for (let i = 0; i < n; i++) {
+        handle.trigger(jQuery.Event('keydown', {keyCode: 39, which: 39}));
+        lastKey = performance.now();
+        await new Promise(r => setTimeout(r, 1000 / 60));
+    }
+    const end = performance.now() + 3000;
+    while (performance.now() < end && !window.__drawn.slice(from).some(d => d.id === target)) {
+        await new Promise(r => requestAnimationFrame(() => r()));
+    }
+    const seen = new Map();
+    for (const d of window.__drawn.slice(from)) if (!seen.has(d.id)) seen.set(d.id, d.t);
+    return {distinct: seen.size, lag: Math.max(...seen.values()) - lastKey};
+}"""
+
+ORTHANC_PRESET_JS = """async (title) => {
+    const button = jQuery(`.jsPanel .toolbar-windowing button[title=${title}]`);
+    const next = window.__nextDraw();
+    const t0 = performance.now();
+    button.click();
+    await next;
+    return window.__drawn[window.__drawn.length - 1].t - t0;
+}"""
+
+
+def measure_orthanc(browser, base: str, series: str) -> dict:
+    out: dict = {}
+    # Its server-side cache warmed as ours is: one request on another slice.
+    slices = json.loads(urllib.request.urlopen(f"{base}/web-viewer/series/{series}").read())
+    slices = slices["Slices"]
+    urllib.request.urlopen(f"{base}/web-viewer/instances/jpeg95-{slices[-1]}").read()
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.add_init_script(ORTHANC_INIT_JS)
+    page = context.new_page()
+    started = time.perf_counter()
+    page.goto(f"{base}/web-viewer/app/viewer.html?series={series}", wait_until="commit")
+    page.wait_for_function("() => window.__drawn && window.__drawn.length > 0", polling=5)
+    out["first ms"] = (time.perf_counter() - started) * 1000
+    first = page.evaluate("window.__drawn[0]")
+    out["first size"] = first["px"]
+    out["first KB"] = page.evaluate(BYTES_UNTIL_JS, first["t"]) / 1024
+    # Nothing held yet: the burst fetches each slice as its key asks (as the viewer does).
+    out["burst new window"] = page.evaluate(ORTHANC_BURST_JS, [27, slices])
+    trace("burst new window", out["burst new window"])
+    page.wait_for_timeout(400)
+    page.evaluate(ORTHANC_KEY_JS, 36)
+    page.wait_for_timeout(400)
+    steps = [page.evaluate(ORTHANC_STEP_JS) for _ in range(20)]
+    out["step median"] = statistics.median(steps)
+    out["step p90"] = statistics.quantiles(steps, n=10)[-1]
+    page.evaluate(ORTHANC_KEY_JS, 36)
+    page.wait_for_timeout(400)
+    out["burst"] = page.evaluate(ORTHANC_BURST_JS, [27, slices])
+    trace("burst", out["burst"])
+    page.wait_for_timeout(400)
+    presets = []
+    for title in ["Bone", "Lung"] * PRESET_TURNS:
+        presets.append(page.evaluate(ORTHANC_PRESET_JS, title))
+        page.wait_for_timeout(300)
+    out["preset ms"] = statistics.median(presets)
+    trace("preset ms", out["preset ms"])
+
+    # Its left button windows.
+    page.evaluate("window.__from = window.__drawn.length")
+    box = page.locator("#dicomImage canvas").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    started = time.perf_counter()
+    for i in range(120):
+        page.mouse.move(x + i * 2, y + i)
+        page.wait_for_timeout(1000 / 60)
+    seconds = time.perf_counter() - started
+    out["drag renders/s"] = page.evaluate("window.__drawn.length - window.__from") / seconds
+    page.mouse.up()
+    context.close()
     return out
 
 
 def main() -> None:
+    from playwright.sync_api import sync_playwright
+
     scratch, _static_root, env = scratch_environment("caseviewer-bench-browser-")
-    server = None
+    env["REQUEST_LOG_LEVEL"] = "WARNING"
+    server = orthanc = None
     try:
         setup(scratch)
         from django.core.management import call_command
 
         call_command("collectstatic", "--noinput", verbosity=0)
+        orthanc = orthanc_start(scratch, web_viewer=True)
         server, port = gunicorn_start(env)
-        figures = measure(f"http://127.0.0.1:{port}")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            ours = measure(browser, f"http://127.0.0.1:{port}")
+            theirs = None
+            if orthanc and "error" not in orthanc:
+                theirs = measure_orthanc(
+                    browser, f"http://127.0.0.1:{orthanc['port']}", orthanc["series"][0]
+                )
+            browser.close()
     finally:
         if server:
             gunicorn_stop(server)
+        orthanc_stop(orthanc)
         shutil.rmtree(scratch, ignore_errors=True)
+    report(ours, theirs)
 
-    f = figures
-    print("Viewer in Chromium, demo head CT, 1440x900 (ours now · ours before · Orthanc WV)")
+
+def report(f: dict, o: dict | None) -> None:
+    def ratio(ours: float, theirs: float, label: str = "ours/Orthanc") -> str:
+        return f"  {label} {ours / theirs:.2f}" if o and theirs else ""
+
+    print("Viewer in Chromium, demo head CT, 1440x900: ours, then the Orthanc Web Viewer")
     print(
-        f"  first slice drawn      {f['first ms']:6.0f} ms at size {f['first size']}, "
-        f"{f['first KB']:.0f} KB (page + image) · {BEFORE['first ms']} · {ORTHANC['first ms']}"
+        f"  first slice drawn      {f['first ms']:6.0f} ms at {f['first size']} px, "
+        f"{f['first KB']:.0f} KB on the wire, {f['first images']} request(s) for that slice "
+        "(target: half Orthanc's time, fewer bytes)"
     )
-    print(
-        f"  one step, stack held   median {f['step median']:5.1f} ms  p90 {f['step p90']:5.1f} ms"
-        f"  (targets 17 / 33) · {BEFORE['step ms']} · {ORTHANC['step ms']}"
-    )
+    if o:
+        print(f"         Orthanc WV      {o['first ms']:6.0f} ms at {o['first size']} px, "
+              f"{o['first KB']:.0f} KB on the wire"
+              f"{ratio(f['first ms'], o['first ms'])} (time), "
+              f"{f['first KB'] / o['first KB']:.2f} (bytes)")  # fmt: skip
+    print(f"  one step, stack held   median {f['step median']:5.1f} ms  p90 {f['step p90']:5.1f} ms"
+          f"  (targets 17 / 33)")  # fmt: skip
+    if o:
+        step = ratio(f["step median"], o["step median"])
+        print(f"         Orthanc WV      median {o['step median']:5.1f} ms  "
+              f"p90 {o['step p90']:5.1f} ms{step} (median)")  # fmt: skip
     b, n = f["burst"], f["burst new window"]
-    print(
-        f"  27 steps at 60/s       {b['distinct']} slices drawn, last {b['lag']:.0f} ms after "
-        f"the last key (targets >= 25, <= 100) · {BEFORE['burst']} · {ORTHANC['burst']}"
-    )
-    print(
-        f"  same, new window       {n['distinct']} slices drawn, last {n['lag']:.0f} ms after "
-        f"the last key"
-    )
-    print(
-        f"  preset change          {f['preset ms']:6.0f} ms · {BEFORE['preset ms']} · "
-        f"{ORTHANC['preset ms']}"
-    )
+    print(f"  27 steps at 60/s       {b['distinct']} slices drawn, last {b['lag']:.0f} ms after "
+          f"the last key (targets >= 25, <= 100)")  # fmt: skip
+    if o:
+        print(f"         Orthanc WV      {o['burst']['distinct']} slices drawn, last "
+              f"{o['burst']['lag']:.0f} ms after the last key (its slices held)")  # fmt: skip
+    print(f"  same, new window       {n['distinct']} slices drawn, last {n['lag']:.0f} ms after "
+          f"the last key (target: within 2x of the held case)")  # fmt: skip
+    if o:
+        print(f"         Orthanc WV      {o['burst new window']['distinct']} slices drawn, last "
+              f"{o['burst new window']['lag']:.0f} ms after the last key (nothing held yet; "
+              f"it windows on the client)")  # fmt: skip
+    print(f"  preset change          {f['preset ms']:6.0f} ms, median of {2 * PRESET_TURNS} "
+          f"(target: no later than Orthanc's)")  # fmt: skip
+    if o:
+        print(f"         Orthanc WV      {o['preset ms']:6.0f} ms"
+              f"{ratio(f['preset ms'], o['preset ms'])}")  # fmt: skip
     print(f"  window drag            {f['drag renders/s']:6.1f} renders/s (target >= 20)")
-    print("  Orthanc figures are the issue's (measured by hand), not from this run.")
+    if o:
+        print(f"         Orthanc WV      {o['drag renders/s']:6.1f} renders/s")
+    if not o:
+        print("  Orthanc Web Viewer not installed (make orthanc): its figures are not measured.")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@
   function state(viewer) {
     let st = states.get(viewer);
     if (!st) {
-      st = { tool: null, shown: null, size: null, stack: null, cine: null, actual: false, m: null };
+      st = { tool: null, shown: null, drawn: null, size: null, stack: null, cine: null, actual: false, m: null };
       states.set(viewer, st);
     }
     return st;
@@ -168,6 +168,7 @@
       return;
     }
     const stack = { key, urls, images: [], ready: urls.map(() => false) };
+    st.drawn = shown(viewer) - 1; // the 0-based slice in the picture now
     if (held.size >= HELD_STACKS) held.clear();
     held.set(stage.dataset.stack, stack);
     const waiting = new Set(urls.keys());
@@ -188,15 +189,75 @@
         picture.src = urls[best];
         picture.decode().then(() => {
           stack.ready[best] = true;
-          // The reader is waiting on this very slice: show it now.
-          if (st.stack === stack && shown(viewer) === best + 1) imageOf(viewer).src = urls[best];
+          if (st.stack !== stack) return;
+          // The reader is waiting on this very slice, or it lies on the way from the one
+          // drawn to it (a burst ahead of the loading): show it now.
+          const want = shown(viewer) - 1;
+          const from = st.drawn;
+          if (best === want || (from !== null && (best - from) * (want - best) > 0)) {
+            imageOf(viewer).src = urls[best];
+            st.drawn = best;
+          }
         }, () => {}).finally(() => {
           busy -= 1;
           pump();
+          if (!waiting.size && !busy) {
+            stack.done = true;
+            presetLoad(viewer);
+          }
         });
       }
     };
     pump();
+  }
+
+  // The slice shown at another window: its stack URL with that window, at the size shown
+  // (in the server's order, ww and wc first, so the fragment's picture is this very URL).
+  function windowUrl(url, ww, wc, size) {
+    const parsed = new URL(url, location.href);
+    const query = new URLSearchParams({ ww, wc });
+    for (const [name, value] of parsed.searchParams) if (name !== "ww" && name !== "wc") query.append(name, value);
+    return withSize(`${parsed.pathname}?${query}`, size);
+  }
+
+  // Once the stack is held, the slice shown at each preset window too: a preset then shows at
+  // once from what is held, and its fragment follows (as a slice step does).
+  function presetLoad(viewer) {
+    const st = state(viewer);
+    if (!st.stack || !st.stack.done) return;
+    const url = st.stack.urls[shown(viewer) - 1];
+    if (!url) return;
+    const pictures = new Map();
+    for (const link of viewer.querySelectorAll(".presets a[href]")) {
+      const query = new URL(link.href, location.href).searchParams;
+      if (!query.has("ww") || !query.has("wc")) continue;
+      const wanted = windowUrl(url, query.get("ww"), query.get("wc"), st.size);
+      const kept = st.presets && st.presets.get(wanted);
+      if (kept) {
+        pictures.set(wanted, kept);
+        continue;
+      }
+      const picture = new Image();
+      const entry = { picture, ready: false };
+      picture.src = wanted;
+      picture.decode().then(() => { entry.ready = true; }, () => {});
+      pictures.set(wanted, entry);
+    }
+    st.presets = pictures;
+  }
+
+  // A preset's picture from the held ones, shown before its fragment arrives.
+  function presetShow(viewer, link) {
+    const st = state(viewer);
+    const query = new URL(link.href, location.href).searchParams;
+    const url = st.stack && st.stack.urls[shown(viewer) - 1];
+    if (!url || !st.presets || !query.has("ww") || !query.has("wc")) return;
+    const wanted = windowUrl(url, query.get("ww"), query.get("wc"), st.size);
+    const entry = st.presets.get(wanted);
+    const image = imageOf(viewer);
+    if (!entry || !entry.ready || !image) return;
+    image.removeAttribute("srcset");
+    image.src = wanted;
   }
 
   // Step to slice `number` now: the picture first, the rest of the viewer after it.
@@ -216,6 +277,7 @@
     if (url && image && st.stack.ready[number - 1]) {
       image.removeAttribute("srcset");
       image.src = url;
+      st.drawn = number - 1;
     }
     if (!st.uiFrame) st.uiFrame = requestAnimationFrame(() => uiUpdate(viewer));
     if (fetch) fetchLater(viewer);
@@ -677,6 +739,8 @@
       return;
     }
     if (!viewer) return;
+    const preset = event.target.closest(".presets a[href]");
+    if (preset && event.button === 0 && !event.ctrlKey && !event.metaKey) presetShow(viewer, preset);
     const control = event.target.closest("[data-tool], [data-cine], [data-actual-pixels], [data-link-view], [data-fullscreen]");
     if (!control) return;
     if (control.dataset.tool) toolSet(viewer, control.dataset.tool);
@@ -1014,7 +1078,10 @@
     const steppedSince = st.shownAtSwap !== undefined && st.shown !== st.shownAtSwap;
     st.shownAtSwap = undefined;
     if (steppedSince) fetchLater(viewer);
-    else st.shown = Number(stage.dataset.slice) || null;
+    else {
+      st.shown = Number(stage.dataset.slice) || null;
+      st.drawn = st.shown && st.shown - 1;
+    }
     st.wheel = null;
     const address = studyOf(viewer) ? addressOf(viewer) : stage.dataset.url;
     if (!viewer.closest("[data-keep-url]") && address && location.pathname + location.search !== address) {
@@ -1030,7 +1097,10 @@
       if (again) again.focus();
       else if (!viewer.contains(document.activeElement)) viewer.focus({ preventScroll: true });
     }
-    if (viewer.dataset.engaged) fit(viewer);
+    if (viewer.dataset.engaged) {
+      fit(viewer);
+      presetLoad(viewer);
+    }
     fullscreenButtons(viewer);
     const study = studyOf(viewer);
     if (study) refLinesDraw(study);

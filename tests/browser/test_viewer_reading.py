@@ -225,3 +225,71 @@ def test_link_this_view_copies_it_and_fills_the_comment(browser, live_server, he
         assert field.input_value().startswith("1:slice=16&ww=")
     finally:
         context.close()
+
+
+def test_a_preset_shows_from_the_held_pictures_before_its_fragment(live_server, page, head_ct):
+    """Once the stack is held, the slice at each preset window is too: a click shows it."""
+    _open(page, f"{live_server.url}/cases/head-ct/figures/1/?slice=5")
+    page.focus("#viewer-1")
+    _stack_loaded(page)
+    page.wait_for_function(
+        """() => performance.getEntriesByType('resource')
+                 .some(e => e.name.includes('ww=2500&wc=480'))"""
+    )
+    # The preset's fragment is held back: whatever shows the new window before it comes
+    # came from the browser.
+    page.evaluate(
+        """() => document.addEventListener('htmx:confirm', (event) => {
+            if (!event.detail.elt.closest('.presets')) return;
+            event.preventDefault();
+            window.__release = () => event.detail.issueRequest(true);
+        })"""
+    )
+    before = page.locator(IMAGE).get_attribute("src")
+    page.get_by_role("link", name=re.compile(r"^Bone")).click()
+    src = page.locator(IMAGE).get_attribute("src")
+    assert src != before and "ww=2500&wc=480" in src
+    _wait_image(page)
+    assert _state(page).get("ww") != "2500"  # the fragment has not come
+    page.evaluate("window.__release()")
+    _wait_state(page, ww="2500", wc="480", slice="5")
+    _wait_image(page)
+    # The fragment's picture is the one already shown, fetched once.
+    assert page.locator(IMAGE).get_attribute("src") == src
+    fetched = page.evaluate(
+        "(src) => performance.getEntriesByType('resource')"
+        ".filter(e => e.name === new URL(src, location.href).href).length",
+        src,
+    )
+    assert fetched == 1
+
+
+def test_a_burst_at_a_new_window_shows_slices_as_they_arrive(live_server, page, head_ct):
+    """Keys faster than the new window's stack loads: the slices on the way show as they come.
+
+    Every request is made slow (the browser's network emulation), so the reader is far ahead
+    of the loading when the first slices arrive.
+    """
+    _open(page, f"{live_server.url}/cases/head-ct/figures/1/?slice=1")
+    page.focus("#viewer-1")
+    _stack_loaded(page)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 1500, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+    page.get_by_role("link", name=re.compile(r"^Bone")).click()
+    _wait_state(page, ww="2500", slice="1")
+    page.wait_for_timeout(200)
+    page.focus("#viewer-1")
+    _record_sources(page)
+    for _ in range(12):
+        page.keyboard.press("ArrowDown")
+    last = urlparse(page.locator("#viewer-1-stage").get_attribute("data-stack").split()[12]).path
+    page.wait_for_function(
+        "(last) => window.__srcs.some(s => s.startsWith(last))", arg=last, timeout=30_000
+    )
+    shown = _slices_shown(page)
+    on_the_way = [n for n in shown[: shown.index(13)] if 1 < n < 13]
+    assert len(on_the_way) >= 3 and on_the_way == sorted(on_the_way), shown
