@@ -443,6 +443,12 @@ class Slice(models.Model):
         null=True, blank=True, help_text="ImageOrientationPatient: row and column cosines."
     )
     slice_thickness = models.FloatField(null=True, blank=True, help_text="mm.")
+    # Slices of one frame of reference share one patient coordinate system: the study page
+    # draws reference lines between any two of its views. The de-identified UID, as in the
+    # stored file, never the original.
+    frame_of_reference = models.CharField(
+        max_length=64, blank=True, help_text="FrameOfReferenceUID (de-identified)."
+    )
 
     class Meta:
         ordering = ["position", "id"]

@@ -54,7 +54,7 @@ from pydicom.uid import (
 
 from cases.models import Slice
 
-from .deid import dicom_deidentify, replacement_remember, uid_new
+from .deid import DEID_UID_ROOT, dicom_deidentify, replacement_remember, uid_new
 
 if TYPE_CHECKING:
     from cases.models import Figure
@@ -134,7 +134,8 @@ class DicomGeometry:
     ``pixel_spacing`` is (row, column) as DICOM writes it: the distance between the centres of
     adjacent rows, then of adjacent columns. ``spacing_source`` names the attribute it came
     from: "PixelSpacing", or "ImagerPixelSpacing" (at the detector, not the patient) when
-    that is all a projection radiograph gives.
+    that is all a projection radiograph gives. ``frame_of_reference`` is the de-identified
+    FrameOfReferenceUID: images that share it share one patient coordinate system.
     """
 
     pixel_spacing: tuple[float, float] | None = None
@@ -142,6 +143,7 @@ class DicomGeometry:
     image_position: tuple[float, float, float] | None = None
     image_orientation: tuple[float, float, float, float, float, float] | None = None
     slice_thickness: float | None = None
+    frame_of_reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,7 @@ class PreparedImage:
                 list(geometry.image_orientation) if geometry.image_orientation else None
             ),
             "slice_thickness": geometry.slice_thickness,
+            "frame_of_reference": geometry.frame_of_reference,
         }
 
 
@@ -795,7 +798,7 @@ def _dicom_bytes(name: str, ds: Dataset) -> bytes:
 
 
 def dicom_geometry(ds: Dataset) -> DicomGeometry:
-    """PixelSpacing (else ImagerPixelSpacing), position, orientation and thickness.
+    """PixelSpacing (else ImagerPixelSpacing), position, orientation, thickness and frame.
 
     A value that is missing, malformed, not finite or (for spacings and thickness) not
     positive is None: a measurement then says "pixels" rather than trust it.
@@ -815,7 +818,18 @@ def dicom_geometry(ds: Dataset) -> DicomGeometry:
         image_position=tuple(position) if position else None,
         image_orientation=tuple(orientation) if orientation else None,
         slice_thickness=thickness if thickness is not None and thickness > 0 else None,
+        frame_of_reference=dicom_frame_of_reference(ds),
     )
+
+
+def dicom_frame_of_reference(ds: Dataset) -> str:
+    """The FrameOfReferenceUID of a de-identified header, or "" if it has none of ours.
+
+    Only a UID under CaseViewer's root is taken: one that de-identification made, so an
+    original UID is never stored.
+    """
+    uid = str(ds.get("FrameOfReferenceUID") or "").strip()
+    return uid if uid.startswith(DEID_UID_ROOT) and len(uid) <= 64 else ""
 
 
 def dicom_slice_location(ds: Dataset) -> float | None:

@@ -8,8 +8,11 @@ by relative place in the stack (the middle shows the middle).
 A viewport's ``Geometry`` places each of its slices (acquired or reformatted) in the
 patient's frame: the top-left corner of its top-left pixel and the step in mm of one pixel
 across and down. From it come the linked slice and the reference line: where the plane of
-one viewport's slice cuts the picture of another of the same volume. The study page's script
-computes both the same way from the geometry the page carries (``Geometry.data``).
+one viewport's slice cuts the picture of another in the same frame. Series that share a
+DICOM frame of reference (an axial T2 and a sagittal T1 of one MR, a CT's axial series and
+its coronal sent apart) share one patient coordinate system, so lines join them; a stack
+without one is a frame of its own. The study page's script computes both the same way from
+the geometry the page carries (``Geometry.data``).
 """
 
 from __future__ import annotations
@@ -30,11 +33,11 @@ class Geometry:
     """Where a viewport's slices lie: ``origins[i]`` is slice i's pixel corner (0, 0) in mm.
 
     ``across`` and ``down`` are one pixel's step along a row and down a column; ``normal``
-    is their unit normal; ``frame`` names the volume (slices of one figure share it), for
-    reference lines, which are drawn only within one volume.
+    is their unit normal; ``frame`` names the patient coordinate system (``geometry_frame``),
+    for reference lines, which are drawn only within one frame.
     """
 
-    frame: int
+    frame: int | str
     origins: tuple[Vector, ...]
     across: Vector
     down: Vector
@@ -59,7 +62,18 @@ class Geometry:
         }
 
 
-def stack_geometry(frame: int, slices: list[Slice]) -> Geometry | None:
+def geometry_frame(figure_id: int, slices: list[Slice]) -> int | str:
+    """The frame of reference every slice shares (a de-identified UID), else the figure's id.
+
+    A figure id (a number) never equals a UID (a string), here or in the page's script.
+    """
+    frames = {s.frame_of_reference for s in slices}
+    if len(frames) == 1 and "" not in frames:
+        return frames.pop()
+    return figure_id
+
+
+def stack_geometry(frame: int | str, slices: list[Slice]) -> Geometry | None:
     """The geometry of acquired slices, or None if any lacks position, orientation or spacing."""
     if not slices or any(
         not s.image_position or not s.image_orientation or not s.spacing for s in slices
@@ -78,7 +92,7 @@ def stack_geometry(frame: int, slices: list[Slice]) -> Geometry | None:
     return Geometry(frame, origins, _vector(across, 6), _vector(down, 6))
 
 
-def reformat_geometry(frame: int, slices: list[Slice], plane: str, step: int, count: int
+def reformat_geometry(frame: int | str, slices: list[Slice], plane: str, step: int, count: int
                       ) -> Geometry:  # fmt: skip
     """The geometry of a reformat's slices, as ``reformat.plane_image`` draws them.
 
@@ -106,8 +120,10 @@ def linked_number(source: Geometry | None, index: int, total: int, target: Geome
     """The 0-based slice of a target of ``count`` slices that goes with slice ``index`` of a
     source of ``total`` (each with its geometry, or None).
 
-    None for two planes of one volume that cross (an axial and its coronal): scrolling one
-    does not move the other, the reference line shows where they meet.
+    None for two planes of one frame that cross (an axial and its coronal, or an axial
+    series and a sagittal one of the same frame of reference): scrolling one does not move
+    the other, the reference line shows where they meet. Parallel stacks link by position
+    whatever their frames (a prior and a current study).
     """
     if count < 1:
         return 0
@@ -130,7 +146,7 @@ def reference_line(source: Geometry, index: int, target: Geometry, target_index:
                    width: int, height: int) -> Line | None:  # fmt: skip
     """Where ``source``'s slice ``index`` cuts ``target``'s slice: (x1, y1, x2, y2) in its pixels.
 
-    None for two views of other volumes, parallel planes, or a plane that misses the picture.
+    None for two views of other frames, parallel planes, or a plane that misses the picture.
     """
     if source.frame != target.frame:
         return None

@@ -7,7 +7,8 @@ The study page's query string is its state, like the figure viewer's:
                 ``v2=3:slice=14&ww=80&wc=40`` (encoded); a missing one shows the next figure
     link        1 links scrolling: a step in one viewport moves the others to the matching
                 slice (by position in mm for stacks of one geometry, else by relative index;
-                ``cases.imaging.linking``)
+                crossing planes of one frame of reference stay, the reference line shows
+                where they meet; ``cases.imaging.linking``)
     linkzoom    1 links zoom and pan: the others take the same magnification and centre
     linkwindow  1 links the window: the others of the same modality (and kind of values)
                 take the same width and centre

@@ -41,7 +41,7 @@ from django.urls import reverse
 
 from cases.models import Figure, Slice
 
-from .linking import Geometry, reformat_geometry, stack_geometry
+from .linking import Geometry, geometry_frame, reformat_geometry, stack_geometry
 from .measure import (
     Measurement,
     MeasurementResult,
@@ -289,10 +289,11 @@ class ViewState:
     @cached_property
     def geometry(self) -> Geometry | None:
         """Where this view's slices (acquired, or the plane's) lie in the patient's frame."""
+        frame = geometry_frame(self.figure.id, self.slices)
         if self.is_reformat:
-            return reformat_geometry(self.figure.id, self.slices, self.plane,
+            return reformat_geometry(frame, self.slices, self.plane,
                                      plane_step(self.slices, self.plane), self.count)  # fmt: skip
-        return stack_geometry(self.figure.id, self.slices)
+        return stack_geometry(frame, self.slices)
 
     @property
     def is_stack(self) -> bool:

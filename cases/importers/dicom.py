@@ -89,10 +89,13 @@ def dicom_import(
     caption: str = "",
     unknown_caption: str = "",
     progress: Callable[[int, int, str], None] | None = None,
+    replacements: dict[str, str] | None = None,
 ) -> ImportResult:
     """Add the series at ``source`` to ``case`` as a new figure, or replace figure N's slices.
 
     ``progress(done, total, name)`` is called after each file, for a command's progress line.
+    ``replacements`` is the de-identification memory: pass one dict for several series of one
+    examination so they keep one Study and Frame of Reference UID (and their reference lines).
 
     Files that are not DICOM images are skipped and listed in the result; an import that
     stores no slice at all raises ``DicomImportError`` and changes nothing.
@@ -118,7 +121,9 @@ def dicom_import(
                 unknown_caption=unknown_caption,
                 description=description,
             )
-            count = _slices_create(figure, series.datasets, skipped, written, removed, progress)
+            count = _slices_create(
+                figure, series.datasets, skipped, written, removed, progress, replacements
+            )
             if count == 0:
                 raise DicomImportError(
                     f"{source}: no slice could be stored{_skipped_note(skipped)}"
@@ -279,8 +284,10 @@ def _slices_create(
     written: list[str],
     removed: set[str],
     progress: Callable[[int, int, str], None] | None = None,
+    replacements: dict[str, str] | None = None,
 ) -> int:
-    replacements: dict[str, str] = {}  # one de-identification memory: consistent UIDs
+    # One de-identification memory for the series at least: consistent UIDs.
+    replacements = {} if replacements is None else replacements
     budget = IngestBudget()  # one limit on the decoded size of the whole series
     position = 0
     for done, (name, ds) in enumerate(datasets, start=1):

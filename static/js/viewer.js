@@ -458,7 +458,8 @@
     refLinesDraw(study);
   }
 
-  // Each viewport shows where the others' slices cut it (of the same volume).
+  // Each viewport shows where the others' slices cut it, within one frame (linking.py:
+  // a shared frame of reference, else one figure).
   function refLinesDraw(study) {
     const viewers = viewportsOf(study);
     for (const target of viewers) {

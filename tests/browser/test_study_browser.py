@@ -130,3 +130,54 @@ def test_a_linked_window_and_zoom_reach_the_other_viewport(browser, live_server,
     expect(image).to_have_attribute("src", re.compile(r"ww=1500&wc=-600&zoom=1\.5"))
     assert page.evaluate("window.samePage") is True
     context.close()
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_an_axial_series_cuts_a_sagittal_series_of_its_frame(browser, live_server, tmp_path,
+                                                             screenshot_dir, width):  # fmt: skip
+    from django.http import QueryDict
+
+    from cases.imaging.linking import reference_line
+    from cases.imaging.viewstate import ViewState
+    from cases.importers.dicom import dicom_import
+    from cases.models import Case
+    from tests.test_study_frames import CT_ZIP, head_ct_header, sagittal_write
+
+    header = head_ct_header()
+    case = Case.objects.create(slug="head", title="Head", status=Case.Status.PUBLISHED)
+    sagittal = sagittal_write(tmp_path / "sagittal", frame_of_reference=header.FrameOfReferenceUID,
+                              study=header.StudyInstanceUID)  # fmt: skip
+    replacements: dict[str, str] = {}  # imported together: one frame of reference
+    for source in (CT_ZIP, sagittal):
+        dicom_import(case=case, source=source, replacements=replacements)
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/cases/head/study/?layout=2&v1=1:slice%3D14&v2=2:slice%3D3")
+    first, second = page.locator("#viewer-s1"), page.locator("#viewer-s2")
+    if width < 700:
+        expect(page.locator(".study-strip")).to_be_visible()
+        page.screenshot(path=screenshot_dir / f"study-frames-{width}.png", full_page=True)
+        context.close()
+        return
+    line = second.locator(".refline-1")
+    expect(line).to_have_count(1)
+    y1, y2 = float(line.get_attribute("y1")), float(line.get_attribute("y2"))
+    assert y2 - y1 > 50  # the head CT's gantry tilt: the line slopes
+    expect(first).to_have_attribute("data-engaged", "1")
+    # Drawn by the page's script from the geometry: no request reaches the server.
+    page.route(re.compile(r"/cases/head/study/\?"), lambda route: route.abort())
+    first.focus()
+    page.keyboard.press("ArrowDown")
+    expect(first.locator("[data-overlay-slice]")).to_have_text("Im 15/28")
+    expect(line).not_to_have_attribute("y1", str(y1))
+    # Where the server puts slice 15's line (this CT's slices are unevenly spaced).
+    axial, other = (ViewState.from_query(f, QueryDict("")) for f in case.figures.all())
+    expected = reference_line(axial.geometry, 14, other.geometry, 2, *other.source_size)
+    drawn = [float(line.get_attribute(name)) for name in ("x1", "y1", "x2", "y2")]
+    assert drawn == pytest.approx(expected, abs=0.01)
+    assert abs(drawn[1] - y1) > 1
+    # Crossing series of one frame do not scroll each other.
+    expect(second.locator("[data-overlay-slice]")).to_have_text("Im 3/5")
+    _loaded(page, "#viewer-s2 .viewer-image")
+    page.screenshot(path=screenshot_dir / f"study-frames-{width}.png", full_page=True)
+    context.close()

@@ -1,4 +1,9 @@
-"""manage.py import_dicom SOURCE --case SLUG [--figure N]: a DICOM series into a case."""
+"""manage.py import_dicom SOURCE [SOURCE ...] --case SLUG [--figure N]: DICOM series into a case.
+
+Several sources are several series of one examination, each a new figure, de-identified with
+one memory so they keep one Study and Frame of Reference UID: the study page then draws
+reference lines between them.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +19,15 @@ from cases.models import Case
 class Command(BaseCommand):
     help = (
         "Import a DICOM series (a folder, a zip file or one file) into a case as a new "
-        "stacked figure, or replace the slices of figure N. Files are de-identified."
+        "stacked figure, or replace the slices of figure N. Several sources are series of one "
+        "examination, each a new figure, sharing their de-identified UIDs. Files are "
+        "de-identified."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("source", type=Path, help="Folder, zip file or DICOM file.")
+        parser.add_argument(
+            "source", type=Path, nargs="+", help="Folder, zip file or DICOM file (each a series)."
+        )
         parser.add_argument("--case", required=True, help="Slug of the case to add to.")
         parser.add_argument(
             "--figure",
@@ -36,7 +45,7 @@ class Command(BaseCommand):
     def handle(
         self,
         *args,
-        source: Path,
+        source: list[Path],
         case: str,
         figure: int | None,
         caption: str,
@@ -46,6 +55,21 @@ class Command(BaseCommand):
         target = Case.objects.filter(slug=case).first()
         if target is None:
             raise CommandError(f"No case with the slug {case!r}.")
+        if figure is not None and len(source) > 1:
+            raise CommandError("--figure replaces one figure: give one source.")
+        replacements: dict[str, str] = {}  # one memory: the series keep their shared UIDs
+        for path in source:
+            self._import(target, path, figure, caption, unknown_caption, replacements)
+
+    def _import(
+        self,
+        target: Case,
+        source: Path,
+        figure: int | None,
+        caption: str,
+        unknown_caption: str,
+        replacements: dict[str, str],
+    ) -> None:
         try:
             result = dicom_import(
                 case=target,
@@ -54,6 +78,7 @@ class Command(BaseCommand):
                 caption=caption,
                 unknown_caption=unknown_caption,
                 progress=self._progress,
+                replacements=replacements,
             )
         except DicomImportError as exc:
             raise CommandError(str(exc)) from exc
