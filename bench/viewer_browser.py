@@ -166,6 +166,32 @@ def measure(browser, base: str) -> dict:
         f"new URL(document.querySelector('{IMAGE}').currentSrc).searchParams.get('size')"
     )
     out["first KB"] = page.evaluate(BYTES_UNTIL_JS, drawn) / 1024
+    out["first timeline"] = page.evaluate(
+        """(drawn) => {
+            const nav = performance.getEntriesByType('navigation')[0];
+            const rows = [['page', nav.requestStart, nav.responseEnd]];
+            for (const e of performance.getEntriesByType('resource')) {
+                const name = new URL(e.name).pathname.split('/').slice(-2).join('/');
+                if (e.startTime < drawn) rows.push([name, e.startTime, e.responseEnd]);
+            }
+            for (const e of performance.getEntriesByType('paint')) rows.push([e.name, e.startTime, e.startTime]);
+            const dcl = nav.domContentLoadedEventEnd;
+            rows.push(['DOMContentLoaded', dcl, dcl]);
+            rows.push(['drawn', drawn, drawn]);
+            return rows.map(([n, a, b]) => `${n} ${a.toFixed(0)}-${b.toFixed(0)}`).join(', ');
+        }""",
+        drawn,
+    )
+    trace("first timeline", out["first timeline"])
+    # When the browser painted it (its largest-contentful-paint entry), on the page's clock,
+    # as Orthanc's is its render event's time: the poll above waits for the page's scripts.
+    out["first paint ms"] = page.evaluate(
+        f"""() => new Promise((resolve) => new PerformanceObserver((list) => {{
+            const src = document.querySelector('{IMAGE}').currentSrc;
+            const hit = list.getEntries().find((e) => e.url === src);
+            resolve(hit ? hit.renderTime || hit.startTime : null);
+        }}).observe({{type: 'largest-contentful-paint', buffered: true}}))"""
+    )
     # One image round trip for the slice shown, not a small one then the box's size.
     out["first images"] = page.evaluate(
         f"""() => {{
@@ -307,6 +333,7 @@ def measure_orthanc(browser, base: str, series: str) -> dict:
     out["first ms"] = (time.perf_counter() - started) * 1000
     first = page.evaluate("window.__drawn[0]")
     out["first size"] = first["px"]
+    out["first paint ms"] = first["t"]
     out["first KB"] = page.evaluate(BYTES_UNTIL_JS, first["t"]) / 1024
     # Nothing held yet: the burst fetches each slice as its key asks (as the viewer does).
     out["burst new window"] = page.evaluate(ORTHANC_BURST_JS, [27, slices])
@@ -391,6 +418,11 @@ def report(f: dict, o: dict | None) -> None:
               f"{o['first KB']:.0f} KB on the wire"
               f"{ratio(f['first ms'], o['first ms'])} (time), "
               f"{f['first KB'] / o['first KB']:.2f} (bytes)")  # fmt: skip
+    print(f"  first slice painted    {f['first paint ms']:6.0f} ms from navigation (page clock: "
+          "ours its paint entry, Orthanc's its render event)")  # fmt: skip
+    if o:
+        print(f"         Orthanc WV      {o['first paint ms']:6.0f} ms"
+              f"{ratio(f['first paint ms'], o['first paint ms'])}")  # fmt: skip
     print(f"  one step, stack held   median {f['step median']:5.1f} ms  p90 {f['step p90']:5.1f} ms"
           f"  (targets 17 / 33)")  # fmt: skip
     if o:
