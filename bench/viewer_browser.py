@@ -174,7 +174,9 @@ def measure(browser, base: str) -> dict:
                 const name = new URL(e.name).pathname.split('/').slice(-2).join('/');
                 if (e.startTime < drawn) rows.push([name, e.startTime, e.responseEnd]);
             }
-            for (const e of performance.getEntriesByType('paint')) rows.push([e.name, e.startTime, e.startTime]);
+            for (const e of performance.getEntriesByType('paint')) {
+                rows.push([e.name, e.startTime, e.startTime]);
+            }
             const dcl = nav.domContentLoadedEventEnd;
             rows.push(['DOMContentLoaded', dcl, dcl]);
             rows.push(['drawn', drawn, drawn]);
