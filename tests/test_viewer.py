@@ -244,3 +244,14 @@ def test_figure_page_query_count_is_flat(client, ct_case):
     with CaptureQueriesContext(connection) as queries:
         client.get(figure_url(ct_case, query="slice=2&zoom=2"))
     assert len(queries) <= 3  # the figure with its case, the slices, the annotations
+
+
+def test_a_figure_without_a_caption_shows_its_label_without_a_colon(client, published_case):
+    figure = published_case.figures.get(number=2)
+    figure.caption = ""
+    figure.save(update_fields=["caption"])
+    html = client.get(f"/cases/{published_case.slug}/figures/2/").content.decode()
+    assert f"<strong>{figure.label}</strong>" in html
+    assert f"{figure.label}:</strong>" not in html
+    captioned = client.get(f"/cases/{published_case.slug}/figures/1/").content.decode()
+    assert f"{published_case.figures.get(number=1).label}:</strong>" in captioned
