@@ -72,7 +72,7 @@ def haproxy_config(port: int, servers: dict[str, int], stream: int | None = None
         else ""
     )
     # Each event goes out as it comes: by default HAProxy asks the kernel to hold a partial
-    # segment for more of the body (MSG_MORE), which delays a streamed event by up to 200 ms.
+    # segment for more of the body (MSG_MORE), which holds a streamed event back.
     stream_backend = (
         f"\nbackend stream\n    option http-no-delay\n    server sse 127.0.0.1:{stream}\n"
         if stream

@@ -28,14 +28,7 @@ def room_screen(live: LiveState, items: list[ConferenceCase], *, figure_base: st
     figure = services.current_figure(live, item)
     viewer = None
     if figure is not None:
-        viewer = viewer_context(
-            live.view,
-            figure=figure,
-            base_url=figure_base
-            or reverse("cases:conference_audience_figure", args=[live.code, figure.number]),
-            caption=reveal.caption(figure),
-            annotations_allowed=reveal.annotations_allowed,
-        )["item"]
+        viewer = _room_viewer(live, live.view, figure, reveal, figure_base)
     return item, reveal, viewer
 
 
@@ -52,8 +45,13 @@ def room_second_viewer(
     figure = services.current_second_figure(live, item)
     if figure is None:
         return None
+    return _room_viewer(live, live.second_view, figure, reveal, figure_base)
+
+
+def _room_viewer(live: LiveState, view: dict, figure, reveal, figure_base: str | None):
+    """A viewport's viewer item as the room sees it: the step's caption and annotations."""
     return viewer_context(
-        live.second_view,
+        view,
         figure=figure,
         base_url=figure_base
         or reverse("cases:conference_audience_figure", args=[live.code, figure.number]),

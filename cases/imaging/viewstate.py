@@ -684,28 +684,7 @@ class ViewState:
 
     def render_params(self, *, size: int | None, index: int) -> RenderParams:
         """The rendering of the ``index``-th slice in this view."""
-        if self.is_reformat:
-            return RenderParams(
-                self.slices[0].token,
-                window_width=self.window_width,
-                window_center=self.window_center,
-                invert=self.invert,
-                size=size,
-                zoom=self.zoom,
-                cx=self.cx,
-                cy=self.cy,
-                fmt=VIEWER_FORMAT,
-                measurements=measurements_format(self.measurements_on(index), tagged=False),
-                plane=self.plane,
-                plane_index=index * plane_step(self.slices, self.plane),
-            )
-        current = self.slices[index]
-        digest = ""
-        if self.annotations and self.annotations_allowed:
-            drawn = annotations_for_slice(self.figure.annotations.all(), current)
-            digest = annotations_digest(drawn)
-        return RenderParams(
-            current.token,
+        common = dict(
             window_width=self.window_width,
             window_center=self.window_center,
             invert=self.invert,
@@ -713,10 +692,22 @@ class ViewState:
             zoom=self.zoom,
             cx=self.cx,
             cy=self.cy,
-            annotations=digest,
             fmt=VIEWER_FORMAT,
             measurements=measurements_format(self.measurements_on(index), tagged=False),
         )
+        if self.is_reformat:
+            return RenderParams(
+                self.slices[0].token,
+                plane=self.plane,
+                plane_index=index * plane_step(self.slices, self.plane),
+                **common,
+            )
+        current = self.slices[index]
+        digest = ""
+        if self.annotations and self.annotations_allowed:
+            drawn = annotations_for_slice(self.figure.annotations.all(), current)
+            digest = annotations_digest(drawn)
+        return RenderParams(current.token, annotations=digest, **common)
 
     def image_url(self, *, size: int | None = -1, index: int | None = None) -> str:
         """The rendered image of the current (or the ``index``-th) slice in this view.

@@ -131,7 +131,7 @@ def test_a_step_taken_while_a_swap_settles_is_kept(live_server, page, head_ct):
     window wide enough to hit every time.
     """
     _open(page, f"{live_server.url}/cases/head-ct/figures/1/?slice=10")
-    # Settled before the 150 ms catch-up fetch, late enough for the next key to land first.
+    # Settled before the viewer's catch-up fetch, late enough for the next key to land first.
     page.evaluate("htmx.config.defaultSettleDelay = 100")
     page.focus("#viewer-1")
     page.keyboard.press("ArrowDown")
