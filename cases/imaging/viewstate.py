@@ -668,6 +668,10 @@ class ViewState:
     def display_size(self) -> tuple[int, int]:
         return output_size(*self.source_size, self.render_size) if self.slice else (0, 0)
 
+    # The box the picture is shown in (the image's ``sizes``, and its preload's): the whole
+    # width on a phone, at most the article's column and three quarters of the screen's height.
+    sizes = "min(100vw, 59rem, 75vh)"
+
     @property
     def srcset(self) -> str:
         """Every size step of the image, for the browser to pick before any script runs.

@@ -1,46 +1,53 @@
-/* Theme: dark reading room by default, light a click away, remembered in localStorage.
+/* Theme: dark reading room by default, light a click away, remembered in a cookie.
  *
- * Loaded synchronously in <head>, before the stylesheets, so a stored choice is on <html>
- * before the first paint (no flash of the wrong theme). The toggle button is rendered
- * hidden and only shown here, so without JavaScript nobody sees a button that does nothing.
+ * The server reads the cookie and sends the page with the theme already on <html>, so this
+ * script is deferred: nothing waits for it before the first paint. The toggle button is
+ * rendered hidden and only shown here, so without JavaScript nobody sees a button that does
+ * nothing. localStorage carries the choice to other open tabs.
  */
 (function () {
   "use strict";
   var KEY = "caseviewer-theme";
   var root = document.documentElement;
-
-  function stored() {
-    try {
-      var value = window.localStorage.getItem(KEY);
-      return value === "light" || value === "dark" ? value : null;
-    } catch (e) {
-      return null; // storage blocked: fall back to the default
-    }
-  }
+  var button = document.querySelector(".theme-toggle");
 
   function apply(theme) {
     root.setAttribute("data-theme", theme);
-    var button = document.querySelector(".theme-toggle");
     if (button) button.setAttribute("aria-pressed", theme === "light" ? "true" : "false");
   }
 
-  apply(stored() || "dark");
+  function remember(theme) {
+    document.cookie = "theme=" + theme + "; path=/; max-age=31536000; samesite=lax";
+    try {
+      window.localStorage.setItem(KEY, theme);
+    } catch (e) {
+      /* other tabs follow at their next page */
+    }
+  }
 
-  document.addEventListener("DOMContentLoaded", function () {
-    var button = document.querySelector(".theme-toggle");
-    if (!button) return;
+  // A choice stored by an earlier version of this script (in localStorage only): keep it.
+  if (!/(^|;\s*)theme=/.test(document.cookie)) {
+    var stored = null;
+    try {
+      stored = window.localStorage.getItem(KEY);
+    } catch (e) {
+      /* storage blocked */
+    }
+    if (stored === "light" || stored === "dark") {
+      apply(stored);
+      remember(stored);
+    }
+  }
+
+  if (button) {
     button.hidden = false;
     apply(root.getAttribute("data-theme"));
     button.addEventListener("click", function () {
       var next = root.getAttribute("data-theme") === "light" ? "dark" : "light";
       apply(next);
-      try {
-        window.localStorage.setItem(KEY, next);
-      } catch (e) {
-        /* not remembered, still applied */
-      }
+      remember(next);
     });
-  });
+  }
 
   // Another tab changed the theme: follow it.
   window.addEventListener("storage", function (event) {

@@ -66,11 +66,36 @@ def _wait_for_function_from_outside(page):
     return wait_for_function
 
 
+# A figure's page runs its scripts after its load event (static/js/after_load.js), when
+# page.goto has already returned; the viewer, the last of them, engages its one viewer.
+SCRIPTS_RAN = """() => !document.getElementById('scripts-after-load')
+    || !!document.querySelector('[data-viewer][data-engaged]')"""
+
+
+def scripts_ran(page) -> None:
+    """Wait until a page whose scripts run after its load event has run them."""
+    _wait_for_function_from_outside(page)(SCRIPTS_RAN, polling=10, timeout=10_000)
+
+
+def _goto_then_scripts(page):
+    """page.goto that returns once the page's scripts have run, as it does for deferred ones."""
+    goto = page.goto
+
+    def wrapped(url, **kwargs):
+        response = goto(url, **kwargs)
+        if kwargs.get("wait_until") in (None, "load", "networkidle"):
+            scripts_ran(page)
+        return response
+
+    return wrapped
+
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.wait_for_function = _wait_for_function_from_outside(page)
+    page.goto = _goto_then_scripts(page)
     yield page
     context.close()
 

@@ -87,22 +87,36 @@ def test_dark_by_default_light_a_click_away_and_remembered(browser, live_server,
         light_bg = html.evaluate("el => getComputedStyle(el).backgroundColor")
         assert light_bg != dark_bg and light_bg == "rgb(246, 246, 244)"
 
-        # Remembered across pages, and set before the first paint: the script that sets it
-        # is synchronous in <head> ahead of the stylesheets, so the attribute is already
-        # there when the parser reaches <body>, before any content can be drawn.
+        # Remembered across pages, and on <html> as the server sends the page: no script has
+        # to run before the first paint, so none in <head> blocks the parser.
         page.goto(f"{live_server.url}/")
         assert html.get_attribute("data-theme") == "light"
-        first_script = page.locator("head script").first
-        assert first_script.get_attribute("src").endswith("js/theme.js")
-        assert first_script.get_attribute("defer") is None
-        assert first_script.get_attribute("async") is None
-        assert page.locator("head script[src$='theme.js'] ~ link[rel=stylesheet]").count() >= 1
         seen_at_body = page.evaluate("() => window.__themeAtBody")
         assert seen_at_body == "light"
+        for script in page.locator("head script[src]").all():
+            assert script.get_attribute("defer") is not None, script.get_attribute("src")
+        response = page.request.get(f"{live_server.url}/")
+        assert '<html lang="en" data-theme="light">' in response.text()
 
         page.get_by_role("button", name="Light theme").click()
         page.reload()
         assert html.get_attribute("data-theme") == "dark"
+    finally:
+        context.close()
+
+
+def test_a_theme_remembered_before_the_cookie_is_kept(browser, live_server, demo):
+    """A reader whose light theme was kept in localStorage only (before the cookie) keeps it."""
+    context = browser.new_context()
+    context.add_init_script("localStorage.setItem('caseviewer-theme', 'light')")
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/")
+        assert page.locator("html").get_attribute("data-theme") == "light"
+        assert {"name": "theme", "value": "light"}.items() <= next(
+            c for c in context.cookies() if c["name"] == "theme"
+        ).items()
+        assert 'data-theme="light"' in page.request.get(f"{live_server.url}/u/").text()
     finally:
         context.close()
 

@@ -1,0 +1,28 @@
+/* The scripts of a page that is one picture (a figure's own page), run after the window's load
+ * event: their download and start-up then come after the picture is on screen instead of
+ * before. Until they have run the page is plain HTML that works (links, forms, a click to
+ * magnify). They are the page's usual script tags, kept inert in a <template> until then,
+ * and run in their order as deferred scripts are. After the load event, not before: htmx
+ * only starts on a document that is still loading or has finished loading. And a frame
+ * later, so that the frame showing the picture is drawn before they start.
+ */
+(function () {
+  "use strict";
+  function run() {
+    var later = document.getElementById("scripts-after-load");
+    if (!later) return;
+    later.content.querySelectorAll("script[src]").forEach(function (tag) {
+      var script = document.createElement("script");
+      script.src = tag.getAttribute("src");
+      script.async = false;
+      document.head.appendChild(script);
+    });
+  }
+  function afterNextFrame() {
+    requestAnimationFrame(function () {
+      setTimeout(run, 0);
+    });
+  }
+  if (document.readyState === "complete") afterNextFrame();
+  else window.addEventListener("load", afterNextFrame, { once: true });
+})();
