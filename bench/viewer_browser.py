@@ -134,18 +134,30 @@ BYTES_UNTIL_JS = """(t) => [...performance.getEntriesByType('navigation'),
     .reduce((a, e) => a + e.transferSize, 0)"""
 
 PRESET_JS = """async ([label, ww]) => {
-    const link = [...document.querySelectorAll('#viewer-1 a')]
+    const viewer = document.querySelector('#viewer-1');
+    const link = [...viewer.querySelectorAll('a')]
         .find(a => a.textContent.trim().startsWith(label));
+    const shown = () => {
+        const i = viewer.querySelector('img.viewer-image');
+        const src = i.currentSrc || i.src;
+        return src.includes(`ww=${ww}&`) && i.complete && i.naturalWidth ? i : null;
+    };
     const t0 = performance.now();
     link.click();
-    while (performance.now() - t0 < 10000) {
-        const i = document.querySelector('#viewer-1 img.viewer-image');
-        if ((i.currentSrc || i.src).includes(`ww=${ww}&`) && i.complete && i.naturalWidth) {
-            await i.decode();
-            break;
-        }
-        await new Promise(r => setTimeout(r, 2));
-    }
+    // Told by the page (a new src, a load), as Orthanc's render event tells, not polled.
+    const image = shown() || await new Promise((resolve) => {
+        const check = () => {
+            const i = shown();
+            if (!i) return;
+            observer.disconnect();
+            viewer.removeEventListener('load', check, true);
+            resolve(i);
+        };
+        const observer = new MutationObserver(check);
+        observer.observe(viewer, {subtree: true, childList: true, attributeFilter: ['src']});
+        viewer.addEventListener('load', check, true);
+    });
+    await image.decode();
     return await new Promise(r => requestAnimationFrame(() => r(performance.now() - t0)));
 }"""
 
