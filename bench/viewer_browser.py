@@ -221,10 +221,13 @@ def first_slice(browser, base: str, number: int, start: str | None) -> dict:
     ready = page.evaluate("window.__ready")
     out["ready"], out["size"] = ready["t"], ready["size"]
     out["painted"] = page.evaluate(
-        """(src) => new Promise((resolve) => new PerformanceObserver((list) => {
-            const hit = list.getEntries().find((e) => e.url === src);
-            if (hit) resolve(hit.renderTime || hit.startTime);
-        }).observe({type: 'largest-contentful-paint', buffered: true}))""",
+        """(src) => new Promise((resolve) => {
+            new PerformanceObserver((list) => {
+                const hit = list.getEntries().find((e) => e.url === src);
+                if (hit) resolve(hit.renderTime || hit.startTime);
+            }).observe({type: 'largest-contentful-paint', buffered: true});
+            setTimeout(() => resolve(null), 5000);  // never painted as the largest: no figure
+        })""",
         ready["src"],
     )
     out["KB"] = page.evaluate(BYTES_UNTIL_JS, ready["t"]) / 1024
@@ -517,10 +520,10 @@ def report(f: dict, o: dict | None) -> None:
         return f"  {label} {ours / theirs:.2f}" if o and theirs else ""
 
     def median(rows: list[dict], key: str) -> float:
-        return statistics.median(row[key] for row in rows)
+        return statistics.median(row[key] for row in rows if row[key] is not None)
 
     def spread(rows: list[dict], key: str) -> str:
-        values = [row[key] for row in rows]
+        values = [row[key] for row in rows if row[key] is not None]
         return f"{statistics.median(values):4.0f} ms ({min(values):.0f}-{max(values):.0f})"
 
     print("Viewer in Chromium, demo head CT, 1440x900: ours, then the Orthanc Web Viewer")
