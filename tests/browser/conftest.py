@@ -37,6 +37,8 @@ def browser():
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser.new_context = _contexts_whose_pages_wait_for_scripts(browser.new_context)
+        browser.new_page = _pages_wait_for_scripts(browser.new_page)
         yield browser
         browser.close()
 
@@ -90,12 +92,35 @@ def _goto_then_scripts(page):
     return wrapped
 
 
+def _pages_wait_for_scripts(new_page):
+    """A new_page whose pages' goto waits for after-load scripts (see _goto_then_scripts)."""
+
+    def wrapped(**kwargs):
+        page = new_page(**kwargs)
+        page.goto = _goto_then_scripts(page)
+        return page
+
+    return wrapped
+
+
+def _contexts_whose_pages_wait_for_scripts(new_context):
+    """Every test's own context opens pages that wait for their scripts, as `page` does;
+    a context without JavaScript has none to wait for."""
+
+    def wrapped(**kwargs):
+        context = new_context(**kwargs)
+        if kwargs.get("java_script_enabled", True):
+            context.new_page = _pages_wait_for_scripts(context.new_page)
+        return context
+
+    return wrapped
+
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.wait_for_function = _wait_for_function_from_outside(page)
-    page.goto = _goto_then_scripts(page)
     yield page
     context.close()
 
