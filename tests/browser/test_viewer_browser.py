@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import scripts_ran
 from tests.conftest import DEMO_DIR
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,6 +35,9 @@ def _wait_image(page) -> None:
     image = page.locator("#viewer-1 img.viewer-image")
     expect(image).to_have_js_property("complete", True)
     expect(image).not_to_have_js_property("naturalWidth", 0)
+    # A page that was opened by a click, not page.goto, runs a figure page's scripts after
+    # its picture: wait for them too, so that the next key or wheel reaches the viewer.
+    scripts_ran(page)
 
 
 def _picture(page) -> dict[str, float]:
