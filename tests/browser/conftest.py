@@ -69,9 +69,8 @@ def _wait_for_function_from_outside(page):
 
 
 # A figure's page runs its scripts after its load event (static/js/after_load.js), when
-# page.goto has already returned; the viewer, the last of them, engages its one viewer.
-SCRIPTS_RAN = """() => !document.getElementById('scripts-after-load')
-    || !!document.querySelector('[data-viewer][data-engaged]')"""
+# page.goto has already returned, and marks its <template> once the last has run.
+SCRIPTS_RAN = """() => !document.querySelector('#scripts-after-load:not([data-ran])')"""
 
 
 def scripts_ran(page) -> None:
