@@ -31,13 +31,14 @@ def _shown_slice(page) -> str:
 
 
 def _wait_image(page) -> None:
+    # A page that was opened by a click, not page.goto, runs a figure page's scripts after
+    # its picture: wait for them first, so that the picture waited for is the one they ask
+    # for (at the size of its box) and the next key or wheel reaches the viewer.
+    scripts_ran(page)
     # Locator expectations, not wait_for_function: the strict CSP forbids eval in the page.
     image = page.locator("#viewer-1 img.viewer-image")
     expect(image).to_have_js_property("complete", True)
     expect(image).not_to_have_js_property("naturalWidth", 0)
-    # A page that was opened by a click, not page.goto, runs a figure page's scripts after
-    # its picture: wait for them too, so that the next key or wheel reaches the viewer.
-    scripts_ran(page)
 
 
 def _picture(page) -> dict[str, float]:
