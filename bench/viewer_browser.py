@@ -7,7 +7,8 @@ Run: .venv/bin/python bench/viewer_browser.py (or ``make bench-viewer-browser``)
 1. navigation to the first slice drawn at the size of its box, and the bytes it took: the
    median of FIRST_RUNS cold navigations (a new browser context each), ours and Orthanc's in
    turn, each on the page's own clock from navigation start;
-2. one slice step once the stack is held (key to the next frame with the new slice drawn);
+2. one slice step once the stack is held (key to the first frame with the new slice in the
+   image, as cornerstone's render event is fired in the frame it draws);
 3. a burst of 27 key steps at 60 per second: distinct slices drawn and the lag after the
    last key; then the same right after a window never rendered before (stack not held yet);
 4. a preset change (click to the new window drawn), and renders per second of a window drag.
@@ -68,15 +69,30 @@ document.addEventListener('load', (event) => {
 }, true);
 """
 
-STEP_JS = """async () => {
+# The frame that shows a new picture: the first animation frame in which the image holds
+# it, complete. Cornerstone's render event is fired in such a callback too (it draws in
+# requestAnimationFrame), so both viewers are timed at the frame that paints.
+FRAME_JS = """const frameShowing = (ok) => new Promise((resolve) => {
+    const tick = () => (ok() ? resolve(performance.now()) : requestAnimationFrame(tick));
+    requestAnimationFrame(tick);
+});"""
+
+STEP_JS = (
+    "async () => {\n"
+    + FRAME_JS
+    + """
     const viewer = document.querySelector('#viewer-1');
+    const image = () => viewer.querySelector('img.viewer-image');
+    const before = image().src;
     const t0 = performance.now();
     viewer.dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowDown', bubbles: true}));
-    const img = viewer.querySelector('img.viewer-image');
-    await img.decode();
-    await new Promise(r => requestAnimationFrame(() => r()));
-    return performance.now() - t0;
+    const t = await frameShowing(() => {
+        const i = image();
+        return i.src !== before && i.complete && i.naturalWidth;
+    });
+    return t - t0;
 }"""
+)
 
 BURST_JS = """async (n) => {
     const viewer = document.querySelector('#viewer-1');
@@ -133,33 +149,23 @@ BYTES_UNTIL_JS = """(t) => [...performance.getEntriesByType('navigation'),
     ...performance.getEntriesByType('resource')].filter(e => e.responseEnd <= t + 1)
     .reduce((a, e) => a + e.transferSize, 0)"""
 
-PRESET_JS = """async ([label, ww]) => {
+PRESET_JS = (
+    "async ([label, ww]) => {\n"
+    + FRAME_JS
+    + """
     const viewer = document.querySelector('#viewer-1');
     const link = [...viewer.querySelectorAll('a')]
         .find(a => a.textContent.trim().startsWith(label));
-    const shown = () => {
-        const i = viewer.querySelector('img.viewer-image');
-        const src = i.currentSrc || i.src;
-        return src.includes(`ww=${ww}&`) && i.complete && i.naturalWidth ? i : null;
-    };
     const t0 = performance.now();
     link.click();
-    // Told by the page (a new src, a load), as Orthanc's render event tells, not polled.
-    const image = shown() || await new Promise((resolve) => {
-        const check = () => {
-            const i = shown();
-            if (!i) return;
-            observer.disconnect();
-            viewer.removeEventListener('load', check, true);
-            resolve(i);
-        };
-        const observer = new MutationObserver(check);
-        observer.observe(viewer, {subtree: true, childList: true, attributeFilter: ['src']});
-        viewer.addEventListener('load', check, true);
+    const t = await frameShowing(() => {
+        const i = viewer.querySelector('img.viewer-image');
+        const src = i.currentSrc || i.src;
+        return src.includes(`ww=${ww}&`) && i.complete && i.naturalWidth;
     });
-    await image.decode();
-    return await new Promise(r => requestAnimationFrame(() => r(performance.now() - t0)));
+    return t - t0;
 }"""
+)
 
 
 def trace(*what) -> None:
