@@ -92,11 +92,13 @@ def _goto_then_scripts(page):
 
 
 def _pages_wait_for_scripts(new_page):
-    """A new_page whose pages' goto waits for after-load scripts (see _goto_then_scripts)."""
+    """A new_page whose pages' goto waits for after-load scripts (see _goto_then_scripts);
+    a page without JavaScript has none to wait for."""
 
     def wrapped(**kwargs):
         page = new_page(**kwargs)
-        page.goto = _goto_then_scripts(page)
+        if kwargs.get("java_script_enabled", True):
+            page.goto = _goto_then_scripts(page)
         return page
 
     return wrapped
