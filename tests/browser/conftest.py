@@ -38,7 +38,6 @@ def browser():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         browser.new_context = _contexts_whose_pages_wait_for_scripts(browser.new_context)
-        browser.new_page = _pages_wait_for_scripts(browser.new_page)
         yield browser
         browser.close()
 
@@ -78,8 +77,9 @@ def scripts_ran(page) -> None:
     _wait_for_function_from_outside(page)(SCRIPTS_RAN, polling=10, timeout=10_000)
 
 
-def _goto_then_scripts(page):
-    """page.goto that returns once the page's scripts have run, as it does for deferred ones."""
+def _goto_waits_for_scripts(page):
+    """The page, its goto returning once the page's scripts have run, as it does for deferred
+    ones."""
     goto = page.goto
 
     def wrapped(url, **kwargs):
@@ -88,30 +88,19 @@ def _goto_then_scripts(page):
             scripts_ran(page)
         return response
 
-    return wrapped
-
-
-def _pages_wait_for_scripts(new_page):
-    """A new_page whose pages' goto waits for after-load scripts (see _goto_then_scripts);
-    a page without JavaScript has none to wait for."""
-
-    def wrapped(**kwargs):
-        page = new_page(**kwargs)
-        if kwargs.get("java_script_enabled", True):
-            page.goto = _goto_then_scripts(page)
-        return page
-
-    return wrapped
+    page.goto = wrapped
+    return page
 
 
 def _contexts_whose_pages_wait_for_scripts(new_context):
-    """Every test's own context opens pages that wait for their scripts, as `page` does;
-    a context without JavaScript has none to wait for."""
+    """Every test's context opens pages whose goto waits for their scripts; a context without
+    JavaScript has none to wait for."""
 
     def wrapped(**kwargs):
         context = new_context(**kwargs)
         if kwargs.get("java_script_enabled", True):
-            context.new_page = _pages_wait_for_scripts(context.new_page)
+            new_page = context.new_page
+            context.new_page = lambda: _goto_waits_for_scripts(new_page())
         return context
 
     return wrapped
